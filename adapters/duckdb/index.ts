@@ -1,0 +1,119 @@
+/**
+ * The DuckDB adapter: embedded, zero-setup, Kiln's default target.
+ *
+ * Profile fields (dbt-duckdb compatible where they overlap):
+ *   path: file path (relative to the project dir) or `:memory:`; default `target/<project>.duckdb`
+ *   schema: default schema, `main` by default
+ *   threads, settings: {key: value} passed to DuckDB at open, extensions: [name] loaded at open
+ *
+ * @example
+ * # profiles.yml
+ * shop:
+ *   target: dev
+ *   outputs:
+ *     dev: { type: duckdb, path: target/shop.duckdb, threads: 4 }
+ */
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
+import type { Adapter, AdapterFactory, Connection, OpenOptions, TargetConfig } from '../../src/adapter.js';
+import { KilnError } from '../../src/errors.js';
+import { DuckDBPool } from './connection.js';
+import { duckdbDdl, quoteDuckdbIdentifier, renderDuckdbRelation } from './ddl.js';
+import { getDuckdbColumns, listDuckdbRelations } from './introspection.js';
+import { loadDuckdbSeed } from './seed.js';
+import { duckdbSeedType } from './types.js';
+
+const KNOWN_FIELDS = new Set(['type', 'path', 'schema', 'database', 'threads', 'settings', 'extensions']);
+
+export const duckdbAdapterFactory: AdapterFactory = {
+  type: 'duckdb',
+
+  validateTarget(fields, location, project) {
+    for (const key of Object.keys(fields)) {
+      if (!KNOWN_FIELDS.has(key)) {
+        throw new KilnError('config', `unknown field '${key}' in a duckdb target`, {
+          location,
+          hint: `duckdb targets accept: ${[...KNOWN_FIELDS].join(', ')}.`,
+        });
+      }
+    }
+    const str = (key: string): string | undefined => {
+      const v = fields[key];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'string') throw new KilnError('config', `duckdb target field '${key}' must be a string`, { location });
+      return v;
+    };
+    const path = str('path');
+    const settings = fields.settings ?? {};
+    if (typeof settings !== 'object' || Array.isArray(settings)) {
+      throw new KilnError('config', `duckdb target field 'settings' must be a mapping`, { location });
+    }
+    const extensions = fields.extensions ?? [];
+    if (!Array.isArray(extensions)) {
+      throw new KilnError('config', `duckdb target field 'extensions' must be a list`, { location });
+    }
+    const resolvedPath =
+      path === undefined ? resolve(project.dir, 'target', `${project.name}.duckdb`)
+      : path === ':memory:' || isAbsolute(path) ? path : resolve(project.dir, path);
+    const schema = str('schema') ?? 'main';
+    return {
+      type: 'duckdb',
+      threads: typeof fields.threads === 'number' ? fields.threads : undefined,
+      database: resolvedPath === ':memory:' ? 'memory' : basename(resolvedPath, extname(resolvedPath)),
+      schema,
+      secretFields: [],
+      fields: { path: resolvedPath, schema, settings, extensions },
+    };
+  },
+
+  async open(config: TargetConfig, opts: OpenOptions): Promise<Adapter> {
+    const path = config.fields.path as string;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const settings = Object.fromEntries(
+      Object.entries(config.fields.settings as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    );
+    let pool: DuckDBPool;
+    try {
+      pool = await DuckDBPool.open(path, opts.threads, settings);
+    } catch (e) {
+      throw new KilnError('database', `could not open the DuckDB database at ${path}: ${(e as Error).message}`, {
+        hint: 'Another process may hold the file open; close it, or set a different `path` in profiles.yml.',
+      });
+    }
+    for (const ext of config.fields.extensions as string[]) {
+      await pool.withConnection((c) => c.execute(`load ${quoteDuckdbIdentifier(ext)}`));
+    }
+    return new DuckDBAdapter(pool, config.database as string, config.schema);
+  },
+};
+
+class DuckDBAdapter implements Adapter {
+  readonly type = 'duckdb';
+  readonly capabilities = { transactionalDdl: true };
+  readonly ddl = duckdbDdl;
+
+  constructor(
+    private readonly pool: DuckDBPool,
+    readonly defaultDatabase: string,
+    readonly defaultSchema: string,
+  ) {}
+
+  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
+    return this.pool.withConnection(fn);
+  }
+  cancelAll() {
+    return this.pool.cancelAll();
+  }
+  close() {
+    return this.pool.close();
+  }
+  quoteIdentifier = quoteDuckdbIdentifier;
+  normalizeIdentifier(name: string) {
+    return name;
+  }
+  renderRelation = renderDuckdbRelation;
+  listRelations = listDuckdbRelations;
+  getColumns = getDuckdbColumns;
+  seedType = duckdbSeedType;
+  loadSeed = loadDuckdbSeed;
+}

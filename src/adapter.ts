@@ -1,0 +1,162 @@
+/**
+ * The Adapter interface: the only thing the engine knows about warehouses.
+ *
+ * An adapter folder (`adapters/<type>/`) exports an {@link AdapterFactory}. The engine asks it to validate the
+ * profile's target fields, then to open an {@link Adapter} for the run. Everything dialect-specific — quoting,
+ * DDL text, type names, catalog queries, bulk loading — sits behind these methods, so materializations, tests
+ * and seeds are written once in `src/run/`.
+ *
+ * The method set follows what dbt's adapters implement (dbt-duckdb, dbt-postgres, dbt-redshift,
+ * dbt-bigquery, dbt-snowflake): relation naming with three parts, case normalisation for warehouses that
+ * fold unquoted identifiers (Snowflake upper-cases), rename-based swaps where `CREATE OR REPLACE` is missing
+ * or not atomic, cancellation of in-flight queries, and per-statement response metadata (rows, bytes).
+ *
+ * @example
+ * ```ts
+ * const factory = await loadAdapterFactory('duckdb');
+ * const config = factory.validateTarget(target.fields, target.location);
+ * const adapter = await factory.open(config, { threads: 4, projectDir });
+ * await adapter.withConnection(async (conn) => conn.execute('select 1'));
+ * await adapter.close();
+ * ```
+ */
+import type { SourceLocation } from './errors.js';
+
+/** A three-part relation name. `database` is the catalog (DuckDB file, BigQuery project, Snowflake db). */
+export interface RelationRef {
+  database?: string;
+  schema: string;
+  identifier: string;
+}
+
+export type RelationKind = 'table' | 'view' | 'materialized_view' | 'external';
+
+export interface RelationInfo extends RelationRef {
+  kind: RelationKind;
+}
+
+export interface ColumnInfo {
+  name: string;
+  /** The warehouse's own type name, e.g. `INTEGER`, `VARCHAR`, `TIMESTAMP WITH TIME ZONE`. */
+  dataType: string;
+}
+
+/** What one statement returned. `rows` are plain JS values (numbers, strings, booleans, Dates, null). */
+export interface QueryResult {
+  columns: ColumnInfo[];
+  rows: Record<string, unknown>[];
+  /** Rows inserted/updated/deleted when the warehouse reports it. */
+  rowsAffected?: number;
+  /** Short response text in the warehouse's words: `OK`, `INSERT 0 5`, `CREATE VIEW` … */
+  message: string;
+  /** Extra per-statement metadata adapters report (bytes billed, query id …). */
+  meta?: Record<string, string | number>;
+}
+
+export interface ExecuteOptions {
+  /** Values bound as parameters ($1, ? … as the adapter's dialect writes placeholders). */
+  params?: readonly unknown[];
+}
+
+/** One session with the warehouse. Statements on one connection run in order; transactions are per connection. */
+export interface Connection {
+  execute(sql: string, opts?: ExecuteOptions): Promise<QueryResult>;
+}
+
+/** The portable column types Kiln infers for seed CSVs; adapters map them to native names. */
+export type SeedColumnType = 'integer' | 'number' | 'boolean' | 'date' | 'timestamp' | 'text';
+
+/** One seed file ready to load: resolved column names and native types. */
+export interface SeedLoad {
+  path: string;
+  delimiter: string;
+  columns: { name: string; nativeType: string }[];
+  /** Whether the column names are to be quoted in DDL (dbt's `quote_columns`). */
+  quoteColumns: boolean;
+}
+
+/** What an adapter can and cannot do; the engine picks strategies from these, never from `type`. */
+export interface AdapterCapabilities {
+  /** DDL (create/rename/drop) can run inside a transaction and roll back. */
+  transactionalDdl: boolean;
+  /** Longest identifier the warehouse accepts, checked at compile time. */
+  maxIdentifierLength?: number;
+}
+
+/** Dialect DDL text. Each method returns one statement; the engine decides order and transactions. */
+export interface DdlDialect {
+  createSchema(database: string | undefined, schema: string): string;
+  createTableAs(rel: RelationRef, selectSql: string): string;
+  createViewAs(rel: RelationRef, selectSql: string): string;
+  /** Create an empty table with explicit columns (seeds). */
+  createTable(rel: RelationRef, columns: { name: string; type: string }[], quoteColumns: boolean): string;
+  dropRelation(rel: RelationRef, kind: RelationKind): string;
+  /** Rename within the same schema: `from` keeps its schema, the new name is `toIdentifier`. */
+  renameRelation(from: RelationRef, kind: RelationKind, toIdentifier: string): string;
+  begin(): string;
+  commit(): string;
+  rollback(): string;
+}
+
+export interface Adapter {
+  /** The profile `type` this adapter serves: `duckdb`, `postgres` … */
+  readonly type: string;
+  readonly capabilities: AdapterCapabilities;
+  /** The target's database (catalog) and schema, used where a model does not set its own. */
+  readonly defaultDatabase: string | undefined;
+  readonly defaultSchema: string;
+  readonly ddl: DdlDialect;
+
+  /** Run `fn` on one pooled connection; the connection is released when the promise settles. */
+  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T>;
+  /** Cancel every in-flight statement (SIGINT). Resolves when they have stopped. */
+  cancelAll(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Quote one identifier part the way the warehouse needs it (`"a""b"`, `` `a` ``). */
+  quoteIdentifier(name: string): string;
+  /** Fold an unquoted identifier the way the warehouse does (Snowflake upper-cases; most leave it). */
+  normalizeIdentifier(name: string): string;
+  /** Render a relation as SQL text, every part quoted: `"db"."schema"."table"`. */
+  renderRelation(rel: RelationRef): string;
+
+  /** Relations in one schema, with their kind. An unknown schema yields an empty list. */
+  listRelations(conn: Connection, database: string | undefined, schema: string): Promise<RelationInfo[]>;
+  /** Columns of one relation in order; empty when it does not exist. */
+  getColumns(conn: Connection, rel: RelationRef): Promise<ColumnInfo[]>;
+
+  /** Native type for a portable seed type. */
+  seedType(type: SeedColumnType): string;
+  /** Bulk-load a CSV into an existing empty table (DuckDB reads it natively, Postgres uses COPY …). Returns rows loaded. */
+  loadSeed(conn: Connection, rel: RelationRef, seed: SeedLoad): Promise<number>;
+}
+
+/** A validated target: adapter-specific fields plus the common ones every adapter has. */
+export interface TargetConfig {
+  type: string;
+  threads?: number;
+  /** The target's database (catalog) and schema after defaults; models land here unless configured. */
+  database: string | undefined;
+  schema: string;
+  /** Field names that hold secrets, so logs and artifacts can redact their values. */
+  secretFields: string[];
+  fields: Record<string, unknown>;
+}
+
+export interface OpenOptions {
+  threads: number;
+  projectDir: string;
+  projectName: string;
+}
+
+export interface AdapterFactory {
+  readonly type: string;
+  /** Adapters whose dispatched macros this one inherits, nearest first (redshift: ['postgres']). */
+  readonly parentTypes?: readonly string[];
+  /**
+   * Check a profile target's fields; throw a KilnError at `location` naming the bad field.
+   * Returns the fields with defaults applied.
+   */
+  validateTarget(fields: Record<string, unknown>, location: SourceLocation, project: { dir: string; name: string }): TargetConfig;
+  open(config: TargetConfig, opts: OpenOptions): Promise<Adapter>;
+}

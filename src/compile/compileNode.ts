@@ -1,0 +1,181 @@
+/**
+ * The compile phase: a parsed node's SQL with real relation names, ephemeral models inlined as CTEs, and
+ * a second render only for nodes whose SQL depends on execute-time state. Compiled SQL is written to
+ * target/compiled/<project>/<path>.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { KilnError } from '../errors.js';
+import type { RefCall, SeedNode, SqlNode } from '../project/nodes.js';
+import { closeMatches } from '../suggest.js';
+import type { ExecuteResolvers } from './context.js';
+import type { ParsedProject } from './parse.js';
+import { hasPlaceholders, substitutePlaceholders } from './placeholders.js';
+import { Relation, type RelationRenderer } from './relation.js';
+
+export interface CompiledSql {
+  /** The SQL to run, CTEs injected. */
+  sql: string;
+  /** The node's own SQL without injected CTEs (what an ephemeral contributes as its CTE body). */
+  body: string;
+  /** Ephemeral ancestors' CTEs in dependency order. */
+  ctes: { id: string; name: string; sql: string }[];
+  sqlHeader?: string;
+}
+
+export const EPHEMERAL_PREFIX = '__dbt__cte__';
+
+/** Skip leading whitespace and SQL comments; return the index of the first real token. */
+function firstTokenIndex(sql: string): number {
+  let i = 0;
+  for (;;) {
+    while (i < sql.length && /\s/.test(sql[i])) i++;
+    if (sql.startsWith('--', i)) {
+      const nl = sql.indexOf('\n', i);
+      i = nl < 0 ? sql.length : nl + 1;
+    } else if (sql.startsWith('/*', i)) {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? sql.length : end + 2;
+    } else return i;
+  }
+}
+
+/** Put CTEs first: merged into the model's own WITH when it has one, else as a new WITH. */
+export function injectCtes(sql: string, ctes: readonly { name: string; sql: string }[]): string {
+  if (ctes.length === 0) return sql;
+  const defs = ctes.map((c) => `${c.name} as (\n${c.sql.trim()}\n)`).join(', ');
+  const at = firstTokenIndex(sql);
+  const withMatch = /^with(\s+recursive)?\b/i.exec(sql.slice(at));
+  if (withMatch) {
+    const after = at + withMatch[0].length;
+    return `${sql.slice(0, at)}${withMatch[0]} ${defs},${sql.slice(after)}`;
+  }
+  return `${sql.slice(0, at)}with ${defs}\n${sql.slice(at)}`;
+}
+
+export class NodeCompiler {
+  private readonly done = new Map<string, Promise<CompiledSql>>();
+  /** Finished compilations, readable synchronously (for the manifest). */
+  readonly finished = new Map<string, CompiledSql>();
+
+  constructor(
+    private readonly parsed: ParsedProject,
+    private readonly renderer: RelationRenderer,
+    /** Absolute target/compiled/ directory, or undefined to write nothing. */
+    private readonly compiledDir: string | undefined,
+    /** How the compiled directory is named in messages (relative to the project). */
+    private readonly compiledDisplayDir = 'target/compiled',
+  ) {}
+
+  /** Where a node's compiled SQL is written, as messages name it. */
+  compiledPathFor(node: { packageName: string; originalFilePath: string }): string {
+    return `${this.compiledDisplayDir}/${node.packageName}/${node.originalFilePath}`;
+  }
+
+  /** Find the node a ref names, or explain (with close names) why there is none. */
+  resolveRefNode(call: RefCall, from: SqlNode): SqlNode | SeedNode {
+    const target = this.parsed.lookupRef(call, from.packageName);
+    if (target) return target;
+    throw unknownRefError(this.parsed, call, from);
+  }
+
+  relationFor(node: SqlNode | SeedNode): Relation {
+    if (node.resourceType !== 'seed' && node.config.materialized === 'ephemeral') {
+      return new Relation(undefined, '', `${EPHEMERAL_PREFIX}${node.name}`, 'cte', this.renderer);
+    }
+    const type = node.resourceType === 'seed' || node.config.materialized !== 'view' ? 'table' : 'view';
+    return Relation.of(node.relation, type, this.renderer);
+  }
+
+  private sourceRelation(from: SqlNode, sourceName: string, table: string): Relation {
+    const src = this.parsed.lookupSource(sourceName, table);
+    if (!src) {
+      throw new KilnError('compile', `${from.resourceType} '${from.name}' uses source('${sourceName}', '${table}'), which is not defined`, {
+        location: { file: from.originalFilePath },
+        hint: 'Define it under sources: in a schema YAML file (name, then tables).',
+      });
+    }
+    return Relation.of(src.relation, 'table', this.renderer);
+  }
+
+  /** ref()/source() for an execute-time render on behalf of `from` (hooks, inline SQL, re-renders). */
+  resolversFor(from: SqlNode): ExecuteResolvers {
+    return {
+      ref: (call) => this.relationFor(this.resolveRefNode(call, from)),
+      source: (s, t) => this.sourceRelation(from, s, t),
+    };
+  }
+
+  compile(node: SqlNode): Promise<CompiledSql> {
+    let p = this.done.get(node.uniqueId);
+    if (!p) {
+      p = this.compileOnce(node);
+      this.done.set(node.uniqueId, p);
+    }
+    return p;
+  }
+
+  private async compileOnce(node: SqlNode): Promise<CompiledSql> {
+    const ephemerals: SqlNode[] = [];
+    const noteEphemeral = (n: SqlNode | SeedNode) => {
+      if (n.resourceType === 'model' && n.config.materialized === 'ephemeral' && !ephemerals.includes(n)) ephemerals.push(n);
+    };
+    let body: string;
+    let sqlHeader: string | undefined;
+    if (!node.needsExecuteRender) {
+      body = substitutePlaceholders(node.parsedSql, node.placeholders, (p) => {
+        if (p.kind === 'this') return this.relationFor(node).render();
+        if (p.kind === 'source') return this.sourceRelation(node, p.source, p.table).render();
+        const target = this.resolveRefNode(p.ref, node);
+        noteEphemeral(target);
+        return this.relationFor(target).render();
+      });
+    } else {
+      const resolvers: ExecuteResolvers = {
+        ref: (call) => {
+          const target = this.resolveRefNode(call, node);
+          noteEphemeral(target);
+          return this.relationFor(target);
+        },
+        source: (s, t) => this.sourceRelation(node, s, t),
+      };
+      const out = await this.parsed.renderer.renderExecute(this.parsed.identityOf(node), resolvers);
+      body = out.sql;
+      sqlHeader = out.record.sqlHeader;
+      if (hasPlaceholders(body)) body = body.replace(/[\u0002\u0003]/g, '');
+    }
+    const ctes: CompiledSql['ctes'] = [];
+    for (const eph of ephemerals) {
+      const sub = await this.compile(eph);
+      for (const c of [...sub.ctes, { id: eph.uniqueId, name: `${EPHEMERAL_PREFIX}${eph.name}`, sql: sub.body }]) {
+        if (!ctes.some((x) => x.id === c.id)) ctes.push(c);
+      }
+    }
+    const sql = injectCtes(body, ctes);
+    if (this.compiledDir && node.config.materialized !== 'ephemeral') {
+      const file = join(this.compiledDir, node.packageName, node.originalFilePath);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, sql);
+    }
+    const result = { sql, body, ctes, sqlHeader };
+    this.finished.set(node.uniqueId, result);
+    return result;
+  }
+}
+
+export function unknownRefError(parsed: ParsedProject, call: RefCall, from: SqlNode): KilnError {
+  const what = call.package ? `'${call.package}.${call.name}'` : `'${call.name}'`;
+  const location = { file: from.originalFilePath, line: call.line };
+  if (parsed.disabled.has(call.name)) {
+    const d = parsed.disabled.get(call.name)!;
+    return new KilnError('graph', `${from.resourceType} '${from.name}' refers to ${what}, which is disabled`, {
+      location, node: from.uniqueId, hint: `Enable it (${d.originalFilePath}) or remove the ref.`,
+    });
+  }
+  const close = closeMatches(call.name, parsed.refableNames());
+  return new KilnError('graph', `${from.resourceType} '${from.name}' refers to ${what}, which is not a model or seed in this project`, {
+    location,
+    node: from.uniqueId,
+    hint: close.length ? `Did you mean ${close.map((c) => `'${c}'`).join(' or ')}?` : 'Check the name, or add the model file.',
+  });
+}

@@ -1,0 +1,430 @@
+/**
+ * The template context of one node: ref, source, config, var, this, target, adapter, run_query … with
+ * dbt's meaning in each of the two phases. In the parse phase (execute=false) nothing touches the
+ * warehouse: calls are recorded and relations are placeholders. In the execute phase relations are real
+ * and warehouse calls go through the AsyncBridge.
+ */
+import type { Adapter, QueryResult } from '../adapter.js';
+import { KilnError } from '../errors.js';
+import { mergeConfig, normalizeConfigKey, type NodeConfig } from '../project/nodeConfig.js';
+import type { RefCall, ResolvedRelation } from '../project/nodes.js';
+import type { Vars } from '../project/vars.js';
+import type { AsyncBridge } from './asyncBridge.js';
+import { MacroReturn, splitArgs } from './jinja.js';
+import type { MacroRegistry } from './macros.js';
+import { placeholderToken, type Placeholder } from './placeholders.js';
+import { Relation, type RelationRenderer, type RelationType } from './relation.js';
+import type { RelationCache } from './relationCache.js';
+import { AgateTable } from './agate.js';
+
+/** The `target` variable: the profile target's fields minus secrets, plus name/type/schema/database. */
+export type TargetContext = Record<string, unknown> & { name: string; type: string; schema: string; database?: string };
+
+export interface LogSink {
+  (level: 'info' | 'debug' | 'warn', message: string, node?: string): void;
+}
+
+/** What every render shares: the invocation's services. */
+export interface SharedServices {
+  vars: Vars;
+  target: TargetContext;
+  macros: MacroRegistry;
+  projectName: string;
+  invocationId: string;
+  runStartedAt: Date;
+  log: LogSink;
+  flags: Record<string, unknown>;
+  /** The `graph` variable (nodes, sources), built lazily. */
+  graph: () => unknown;
+  adapterType: string;
+  /** Execute phase only. */
+  adapter?: Adapter;
+  relations?: RelationCache;
+  renderer?: RelationRenderer;
+  env: NodeJS.ProcessEnv;
+  fullRefresh: boolean;
+}
+
+/** The node being rendered. */
+export interface NodeIdentity {
+  uniqueId: string;
+  name: string;
+  resourceType: string;
+  packageName: string;
+  file: string;
+  fqn: string[];
+  rawCode: string;
+  /** Config before this file's config() calls: defaults < project tree < schema YAML. */
+  baseConfig: NodeConfig;
+  /** Execute phase: the node's relation and its parents' relations. */
+  relation?: ResolvedRelation;
+  /** Extra variables for this render (on-run-end's `results`, `schemas`). */
+  extra?: Record<string, unknown>;
+}
+
+export interface ExecuteResolvers {
+  ref(call: RefCall): Relation;
+  source(sourceName: string, tableName: string): Relation;
+}
+
+/** What a render records about the node. */
+export interface RenderRecord {
+  refs: RefCall[];
+  sources: [string, string][];
+  configCalls: NodeConfig;
+  placeholders: Placeholder[];
+  /** Set when the SQL may change at execute time, so compile must render again. */
+  needsExecuteRender: boolean;
+  varsRead: Set<string>;
+  envRead: Set<string>;
+  /** The template (or a macro it called) read `target`, so a different target may change its SQL. */
+  targetRead: boolean;
+  /** `{% call statement('name') %}` results by name (execute phase). */
+  statements: Map<string, { response: QueryResult; table: AgateTable }>;
+  sqlHeader?: string;
+}
+
+export function newRecord(): RenderRecord {
+  return {
+    refs: [], sources: [], configCalls: {}, placeholders: [], needsExecuteRender: false,
+    varsRead: new Set(), envRead: new Set(), targetRead: false, statements: new Map(),
+  };
+}
+
+function lineOf(raw: string, pattern: RegExp): number | undefined {
+  const m = pattern.exec(raw);
+  return m ? raw.slice(0, m.index).split('\n').length : undefined;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A relation during parse: prints as a placeholder token; inspecting it asks for an execute-time render. */
+function placeholderRelation(token: string, guess: ResolvedRelation, record: RenderRecord): object {
+  const inspect = () => {
+    record.needsExecuteRender = true;
+  };
+  const self: Record<string | symbol, unknown> = {
+    toString: () => token,
+    render: () => token,
+    include: () => self,
+    quote: () => self,
+    incorporate: () => self,
+    without_identifier: () => self,
+  };
+  for (const [k, v] of Object.entries({ database: guess.database, schema: guess.schema, identifier: guess.identifier, name: guess.identifier, table: guess.identifier, type: null, is_table: false, is_view: false, is_cte: false })) {
+    Object.defineProperty(self, k, { enumerable: true, get: () => (inspect(), v) });
+  }
+  return self;
+}
+
+/**
+ * Build the context object for one render. `phase` decides the meaning of execute-sensitive names.
+ */
+export function buildContext(
+  shared: SharedServices,
+  node: NodeIdentity,
+  record: RenderRecord,
+  phase: 'parse' | 'execute',
+  bridge: AsyncBridge,
+  resolvers?: ExecuteResolvers,
+): Record<string, unknown> {
+  const execute = phase === 'execute';
+  const pkg = node.packageName;
+  const currentConfig = (): NodeConfig => mergeConfig(node.baseConfig, record.configCalls);
+
+  const addPlaceholder = (p: Placeholder) => {
+    record.placeholders.push(p);
+    return placeholderToken(record.placeholders.length - 1);
+  };
+
+  const ref = (...args: unknown[]) => {
+    const [pos, kw] = splitArgs(args);
+    const strs = pos.filter((p) => typeof p === 'string') as string[];
+    if (strs.length === 0 || strs.length > 2) {
+      throw new KilnError('compile', `ref() takes a model name, or a package and a model name; got ${JSON.stringify(pos)}`, {
+        hint: "Write {{ ref('model_name') }} or {{ ref('package', 'model_name') }}.",
+      });
+    }
+    const [packageName, name] = strs.length === 2 ? strs : [undefined, strs[0]];
+    const version = (kw.version ?? kw.v) as string | number | undefined;
+    const call: RefCall = { name, package: packageName, version, line: lineOf(node.rawCode, new RegExp(`ref\\s*\\([^)]*['"]${escapeRegex(name)}['"]`)) };
+    if (!execute) {
+      if (!record.refs.some((r) => r.name === name && r.package === packageName && r.version === version)) record.refs.push(call);
+      return placeholderRelation(addPlaceholder({ kind: 'ref', ref: call }), { schema: shared.target.schema, identifier: name, database: shared.target.database }, record);
+    }
+    return resolvers!.ref(call);
+  };
+
+  const source = (sourceName: unknown, tableName: unknown) => {
+    if (typeof sourceName !== 'string' || typeof tableName !== 'string') {
+      throw new KilnError('compile', 'source() takes a source name and a table name', {
+        hint: "Write {{ source('source_name', 'table_name') }}.",
+      });
+    }
+    if (!execute) {
+      if (!record.sources.some(([s, t]) => s === sourceName && t === tableName)) record.sources.push([sourceName, tableName]);
+      return placeholderRelation(addPlaceholder({ kind: 'source', source: sourceName, table: tableName }), { schema: sourceName, identifier: tableName }, record);
+    }
+    return resolvers!.source(sourceName, tableName);
+  };
+
+  const config = Object.assign(
+    (...args: unknown[]) => {
+      const [pos, kw] = splitArgs(args);
+      const values: NodeConfig = {};
+      for (const p of pos) if (p && typeof p === 'object') Object.assign(values, p);
+      Object.assign(values, kw);
+      const normalized: NodeConfig = {};
+      for (const [k, v] of Object.entries(values)) normalized[normalizeConfigKey(k)] = v;
+      record.configCalls = mergeConfig(record.configCalls, normalized);
+      return '';
+    },
+    {
+      get: (name: string, fallback: unknown = null) => {
+        const v = currentConfig()[normalizeConfigKey(name)];
+        return v === undefined || v === null ? fallback : v;
+      },
+      require: (name: string) => {
+        const v = currentConfig()[normalizeConfigKey(name)];
+        if (v === undefined || v === null) {
+          throw new KilnError('compile', `config '${name}' is required for ${node.resourceType} '${node.name}' but is not set`, {
+            hint: `Set it with {{ config(${name}=...) }} or in YAML.`,
+          });
+        }
+        return v;
+      },
+      set: (name: string, value: unknown) => {
+        record.configCalls = mergeConfig(record.configCalls, { [normalizeConfigKey(name)]: value });
+        return '';
+      },
+      persist_relation_docs: () => !!(currentConfig().persist_docs as Record<string, unknown> | undefined)?.relation,
+      persist_column_docs: () => !!(currentConfig().persist_docs as Record<string, unknown> | undefined)?.columns,
+    },
+  );
+
+  const varFn = Object.assign(
+    (name: string, ...rest: unknown[]) => {
+      record.varsRead.add(name);
+      return shared.vars.get(name, pkg, rest[0], rest.length > 0);
+    },
+    { has_var: (name: string) => shared.vars.has(name, pkg) },
+  );
+
+  const envVar = (name: string, ...rest: unknown[]) => {
+    record.envRead.add(name);
+    const v = shared.env[name];
+    if (v !== undefined) return v;
+    if (rest.length > 0 && rest[0] !== undefined) return rest[0];
+    throw new KilnError('compile', `environment variable '${name}' is not set and env_var() was given no default`, {
+      hint: `Set ${name} in the environment, or pass a default: env_var('${name}', 'value').`,
+    });
+  };
+
+  const thisRelation = () => {
+    if (!execute || !node.relation) {
+      return placeholderRelation(addPlaceholder({ kind: 'this' }), { schema: shared.target.schema, identifier: node.name, database: shared.target.database }, record);
+    }
+    const type: RelationType = currentConfig().materialized === 'view' ? 'view' : 'table';
+    return Relation.of(node.relation, type, shared.renderer!);
+  };
+
+  const needsWarehouse = <T>(label: string, work: () => Promise<T>, whenParsing: T): T => {
+    if (!execute) {
+      record.needsExecuteRender = true;
+      return whenParsing;
+    }
+    if (!shared.adapter) {
+      throw new KilnError('compile', `${label} needs a warehouse connection, which this command does not open`);
+    }
+    return bridge.call(label, work);
+  };
+
+  const runQuery = (sql: unknown) =>
+    needsWarehouse(`run_query:${String(sql)}`, async () => {
+      const res = await shared.adapter!.withConnection((c) => c.execute(String(sql)));
+      return new AgateTable(res);
+    }, null);
+
+  const statement = (...args: unknown[]) => {
+    const [pos, kw] = splitArgs(args);
+    const name = String(pos[0] ?? kw.name ?? 'main');
+    const caller = kw.caller as (() => unknown) | undefined;
+    const sql = caller ? String(caller()) : '';
+    if (!execute) {
+      record.needsExecuteRender = true;
+      return '';
+    }
+    const fetch = !!(pos[1] ?? kw.fetch_result);
+    const res = needsWarehouse(`statement:${name}:${sql}`, () => shared.adapter!.withConnection((c) => c.execute(sql)), null);
+    if (res) record.statements.set(name, { response: res, table: new AgateTable(fetch ? res : { ...res, rows: [] }) });
+    return '';
+  };
+
+  const loadResult = (name: string) => {
+    const r = record.statements.get(name);
+    if (!r) return null;
+    return {
+      response: { _message: r.response.message, code: r.response.message, rows_affected: r.response.rowsAffected ?? -1 },
+      table: r.table,
+      data: r.table.rows,
+    };
+  };
+
+  const getRelation = (...args: unknown[]) => {
+    const [pos, kw] = splitArgs(args);
+    const database = (kw.database ?? pos[0]) as string | undefined;
+    const schema = String(kw.schema ?? pos[1]);
+    const identifier = String(kw.identifier ?? pos[2]);
+    return needsWarehouse(`get_relation:${database}.${schema}.${identifier}`, async () => {
+      const info = await shared.relations!.get({ database: database ?? undefined, schema, identifier });
+      return info ? new Relation(info.database, info.schema, info.identifier, info.kind, shared.renderer!) : null;
+    }, null);
+  };
+
+  const getColumns = (relation: { database?: string; schema: string; identifier: string }) =>
+    needsWarehouse(`get_columns:${String(relation)}`, async () => {
+      const cols = await shared.adapter!.withConnection((c) =>
+        shared.adapter!.getColumns(c, { database: relation.database, schema: relation.schema, identifier: relation.identifier }));
+      return cols.map((c) => ({
+        name: c.name, column: c.name, data_type: c.dataType, dtype: c.dataType,
+        quoted: shared.adapter!.quoteIdentifier(c.name),
+      }));
+    }, []);
+
+  const isIncremental = () => {
+    const cfg = currentConfig();
+    if (cfg.materialized !== 'incremental') return false;
+    if (!execute) {
+      record.needsExecuteRender = true;
+      return false;
+    }
+    const fullRefresh = cfg.full_refresh === undefined || cfg.full_refresh === null ? shared.fullRefresh : !!cfg.full_refresh;
+    if (fullRefresh || !node.relation) return false;
+    const existing = getRelation({ __keywords: true, database: node.relation.database, schema: node.relation.schema, identifier: node.relation.identifier }) as Relation | null;
+    return !!existing && existing.type === 'table';
+  };
+
+  const adapter = {
+    quote: (s: string) => (shared.renderer ? shared.renderer.quoteIdentifier(String(s)) : `"${String(s).replace(/"/g, '""')}"`),
+    dispatch: (...args: unknown[]) => {
+      const [pos, kw] = splitArgs(args);
+      return shared.macros.dispatch(String(pos[0] ?? kw.macro_name), (pos[1] ?? kw.macro_namespace) as string | undefined);
+    },
+    get_relation: getRelation,
+    get_columns_in_relation: getColumns,
+    type: () => shared.adapterType,
+    already_exists: (schema: string, identifier: string) => !!getRelation(shared.target.database, schema, identifier),
+    check_schema_exists: (database: string, schema: string) =>
+      needsWarehouse(`schema_exists:${database}.${schema}`, async () => (await shared.relations!.list(database, schema)).length > 0, false),
+    list_relations_without_caching: (rel: { database?: string; schema: string }) =>
+      needsWarehouse(`list:${rel.database}.${rel.schema}`, async () => new AgateTable({
+        columns: [{ name: 'database', dataType: 'text' }, { name: 'schema', dataType: 'text' }, { name: 'name', dataType: 'text' }, { name: 'type', dataType: 'text' }],
+        rows: (await shared.relations!.list(rel.database, rel.schema)).map((r) => ({ database: r.database, schema: r.schema, name: r.identifier, type: r.kind })),
+        message: 'OK',
+      }), null),
+    quote_as_configured: (s: string) => s,
+    config: { credentials: shared.target },
+  };
+
+  const log = (msg: unknown, info: unknown = false) => {
+    bridge.once(() => shared.log(info ? 'info' : 'debug', String(msg), node.uniqueId));
+    return '';
+  };
+
+  const ctx: Record<string, unknown> = {
+    ref,
+    source,
+    config,
+    var: varFn,
+    env_var: envVar,
+    project_name: shared.projectName,
+    invocation_id: shared.invocationId,
+    run_started_at: shared.runStartedAt,
+    flags: shared.flags,
+    is_incremental: isIncremental,
+    adapter,
+    run_query: runQuery,
+    statement,
+    load_result: loadResult,
+    log,
+    print: (msg: unknown) => {
+      bridge.once(() => shared.log('info', String(msg), node.uniqueId));
+      return '';
+    },
+    exceptions: {
+      raise_compiler_error: (msg: unknown) => {
+        throw new KilnError('compile', String(msg), { node: node.uniqueId });
+      },
+      warn: (msg: unknown) => {
+        bridge.once(() => shared.log('warn', String(msg), node.uniqueId));
+        return '';
+      },
+      raise_not_implemented: (msg: unknown) => {
+        throw new KilnError('compile', `not implemented: ${String(msg)}`, { node: node.uniqueId });
+      },
+    },
+    return: (value: unknown) => {
+      throw new MacroReturn(value);
+    },
+    builtins: { ref, source, config, var: varFn },
+    api: {
+      Relation: {
+        create: (...args: unknown[]) => {
+          const [, kw] = splitArgs(args);
+          return new Relation(kw.database as string | undefined, String(kw.schema ?? ''), String(kw.identifier ?? ''),
+            (kw.type as RelationType) ?? null, shared.renderer ?? { renderRelation: (r) => [r.database, r.schema, r.identifier].filter(Boolean).map((p) => `"${p}"`).join('.'), quoteIdentifier: (s) => `"${s}"` });
+        },
+      },
+    },
+    selected_resources: [],
+    dbt_version: '1.8.0',
+    kiln_version: '0.1.0',
+    set_sql_header: (...args: unknown[]) => {
+      const [, kw] = splitArgs(args);
+      const caller = kw.caller as (() => unknown) | undefined;
+      record.sqlHeader = caller ? String(caller()) : '';
+      return '';
+    },
+    doc: (name: string) => `{{ doc('${name}') }}`,
+  };
+  if (node.extra) Object.assign(ctx, node.extra);
+  Object.defineProperty(ctx, 'target', {
+    enumerable: true,
+    get: () => {
+      record.targetRead = true;
+      return shared.target;
+    },
+  });
+  Object.defineProperty(ctx, 'execute', {
+    enumerable: true,
+    get: () => {
+      if (!execute) record.needsExecuteRender = true;
+      return execute;
+    },
+  });
+  Object.defineProperty(ctx, 'this', { enumerable: true, get: thisRelation });
+  Object.defineProperty(ctx, 'graph', {
+    enumerable: true,
+    get: () => {
+      record.needsExecuteRender = true;
+      return shared.graph();
+    },
+  });
+  Object.defineProperty(ctx, 'model', {
+    enumerable: true,
+    get: () => {
+      record.needsExecuteRender = true;
+      const cfg = currentConfig();
+      return {
+        unique_id: node.uniqueId, name: node.name, resource_type: node.resourceType, package_name: node.packageName,
+        original_file_path: node.file, fqn: node.fqn, config: cfg, tags: cfg.tags ?? [], raw_code: node.rawCode,
+        raw_sql: node.rawCode, alias: node.relation?.identifier ?? node.name, schema: node.relation?.schema, database: node.relation?.database,
+      };
+    },
+  });
+  Object.defineProperty(ctx, 'schema', { enumerable: true, get: () => node.relation?.schema ?? shared.target.schema });
+  Object.defineProperty(ctx, 'database', { enumerable: true, get: () => node.relation?.database ?? shared.target.database });
+  return ctx;
+}

@@ -1,0 +1,285 @@
+/**
+ * The parse phase: turn a loaded project into nodes. Each model is rendered once with execute=false to
+ * collect its refs, sources and config() calls; configs merge with dbt's precedence; relation names come
+ * from the (overridable) generate_database_name / generate_schema_name / generate_alias_name macros.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KilnError, type SourceLocation } from '../errors.js';
+import { checksum, type MacroFile, type Project, type SqlFile } from '../project/loadProject.js';
+import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
+import type { GraphNode, RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
+import { builtinMacrosDir } from '../paths.js';
+import { closeMatches } from '../suggest.js';
+import type { NodeIdentity, SharedServices } from './context.js';
+import { BUILTIN_PACKAGE } from './macros.js';
+import { Renderer } from './renderer.js';
+import type { ParseCache } from './parseCache.js';
+
+const MODEL_DEFAULTS: NodeConfig = {
+  enabled: true, materialized: 'view', tags: [], 'pre-hook': [], 'post-hook': [], persist_docs: {}, quoting: {},
+  column_types: {}, meta: {}, docs: { show: true }, contract: { enforced: false }, grants: {}, packages: [],
+  on_schema_change: 'ignore', on_configuration_change: 'apply', access: 'protected', alias: null, schema: null,
+  database: null, full_refresh: null, unique_key: null, incremental_strategy: null,
+};
+const SEED_DEFAULTS: NodeConfig = {
+  ...MODEL_DEFAULTS, materialized: 'seed', delimiter: ',', quote_columns: null,
+};
+const SOURCE_DEFAULTS: NodeConfig = { enabled: true, tags: [], meta: {} };
+
+export interface TargetInfo {
+  name: string;
+  type: string;
+  schema: string;
+  database?: string;
+  threads: number;
+  profileName: string;
+  /** Non-secret target fields for the `target` variable. */
+  fields: Record<string, unknown>;
+}
+
+export interface ParseOptions {
+  project: Project;
+  target: TargetInfo;
+  /** Adapter type then the types it inherits macros from (redshift → postgres). */
+  adapterPrefixes: string[];
+  shared: Omit<SharedServices, 'macros' | 'graph' | 'vars' | 'target' | 'projectName' | 'adapterType'>;
+  cache?: ParseCache;
+}
+
+export interface ParsedProject {
+  project: Project;
+  renderer: Renderer;
+  target: TargetInfo;
+  nodes: Map<string, GraphNode>;
+  /** Disabled nodes by name, so a ref to one can say so. */
+  disabled: Map<string, GraphNode>;
+  lookupRef(call: RefCall, fromPackage: string): SqlNode | SeedNode | undefined;
+  lookupSource(sourceName: string, tableName: string): SourceNode | undefined;
+  /** Models and seeds by name, for suggestions. */
+  refableNames(): string[];
+  identityOf(node: SqlNode | SeedNode): NodeIdentity;
+}
+
+let builtinMacroCache: MacroFile[] | undefined;
+
+/** Kiln's own macro library (the repo's macros/ folder). */
+export function builtinMacroFiles(): MacroFile[] {
+  if (builtinMacroCache) return builtinMacroCache;
+  const dir = builtinMacrosDir();
+  const out: MacroFile[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
+      else if (e.name.endsWith('.sql')) {
+        const content = readFileSync(join(d, e.name), 'utf8');
+        out.push({ path: `(kiln)/macros/${rel}${e.name}`, absPath: join(d, e.name), packageName: BUILTIN_PACKAGE, content, checksum: checksum(content) });
+      }
+    }
+  };
+  walk(dir, '');
+  return (builtinMacroCache = out);
+}
+
+function targetContext(t: TargetInfo) {
+  return { ...t.fields, name: t.name, target_name: t.name, type: t.type, schema: t.schema, database: t.database, threads: t.threads, profile_name: t.profileName };
+}
+
+export function parseProject(opts: ParseOptions): ParsedProject {
+  const { project, target } = opts;
+  const diags = project.diagnostics;
+  const nodes = new Map<string, GraphNode>();
+  const disabled = new Map<string, GraphNode>();
+  const byName = new Map<string, (SqlNode | SeedNode)[]>();
+
+  let parsed: ParsedProject;
+  const renderer = new Renderer(
+    [...builtinMacroFiles(), ...project.macroFiles],
+    project.name,
+    opts.adapterPrefixes,
+    project.file.dispatch,
+    (r) => ({
+      ...opts.shared,
+      vars: project.vars,
+      target: targetContext(target),
+      macros: r.macros,
+      projectName: project.name,
+      adapterType: target.type,
+      graph: () => graphVariable(parsed),
+    }),
+  );
+
+  const identity = (n: SqlNode | SeedNode): NodeIdentity => ({
+    uniqueId: n.uniqueId, name: n.name, resourceType: n.resourceType, packageName: n.packageName, file: n.originalFilePath,
+    fqn: n.fqn, rawCode: n.resourceType === 'seed' ? '' : n.rawCode, baseConfig: n.config, relation: n.relation,
+  });
+
+  const claim = (node: SqlNode | SeedNode, location: SourceLocation) => {
+    const existing = nodes.get(node.uniqueId) ?? byName.get(node.name)?.find((n) => n.packageName === node.packageName);
+    if (existing) {
+      throw new KilnError('config', `two resources are named '${node.name}': ${existing.originalFilePath} and ${node.originalFilePath}`, {
+        location,
+        hint: 'Model and seed names must be unique in a project; rename one of the files.',
+      });
+    }
+  };
+
+  const register = (node: SqlNode | SeedNode) => {
+    if (node.config.enabled === false) {
+      disabled.set(node.name, node);
+      return;
+    }
+    nodes.set(node.uniqueId, node);
+    const list = byName.get(node.name) ?? [];
+    list.push(node);
+    byName.set(node.name, list);
+  };
+
+  const parseSqlFile = (file: SqlFile, resourceType: 'model' | 'analysis', tree: 'models' | 'analyses') => {
+    const patch = project.patches.get(`${tree}:${file.name}`);
+    const baseConfig = mergeConfig(mergeConfig(MODEL_DEFAULTS, project.file.trees[tree].resolve(file.fqn)), patch?.config ?? {});
+    const node: SqlNode = {
+      uniqueId: `${resourceType}.${file.packageName}.${file.name}`, resourceType, name: file.name, packageName: file.packageName,
+      path: file.relPath, originalFilePath: file.path, fqn: file.fqn, description: patch?.description ?? '',
+      columns: patch?.columns ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined,
+      relation: { schema: target.schema, identifier: file.name, database: target.database },
+      rawCode: file.content, checksum: file.checksum, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [],
+      needsExecuteRender: false,
+    };
+    claim(node, { file: file.path });
+    const cached = opts.cache?.lookup(node, baseConfig, project, target);
+    const result = cached ?? (() => {
+      const out = renderer.renderParse(identity(node));
+      const entry = {
+        sql: out.sql, refs: out.record.refs, sources: out.record.sources, configCalls: out.record.configCalls,
+        placeholders: out.record.placeholders, needsExecuteRender: out.record.needsExecuteRender, macros: out.macrosUsed,
+        varsRead: [...out.record.varsRead], envRead: [...out.record.envRead], targetRead: out.record.targetRead,
+      };
+      opts.cache?.store(node, baseConfig, project, target, entry);
+      return entry;
+    })();
+    node.config = mergeConfig(baseConfig, result.configCalls);
+    node.tags = (node.config.tags as string[]) ?? [];
+    node.meta = { ...((node.config.meta as object) ?? {}), ...(patch?.meta ?? {}) };
+    node.refs = result.refs;
+    node.sources = result.sources;
+    node.macros = result.macros;
+    node.parsedSql = result.sql;
+    node.placeholders = result.placeholders;
+    node.needsExecuteRender = result.needsExecuteRender;
+    register(node);
+  };
+
+  for (const file of project.models) parseSqlFile(file, 'model', 'models');
+  for (const file of project.analyses) parseSqlFile(file, 'analysis', 'analyses');
+
+  for (const file of project.seeds) {
+    const patch = project.patches.get(`seeds:${file.name}`);
+    const config = mergeConfig(mergeConfig(SEED_DEFAULTS, project.file.trees.seeds.resolve(file.fqn)), patch?.config ?? {});
+    const node: SeedNode = {
+      uniqueId: `seed.${file.packageName}.${file.name}`, resourceType: 'seed', name: file.name, packageName: file.packageName,
+      path: file.relPath, originalFilePath: file.path, fqn: file.fqn, description: patch?.description ?? '',
+      columns: patch?.columns ?? [], meta: { ...((config.meta as object) ?? {}), ...(patch?.meta ?? {}) }, tags: (config.tags as string[]) ?? [],
+      config, patchPath: patch?.file, relation: { schema: target.schema, identifier: file.name, database: target.database },
+      absPath: file.absPath, checksum: file.checksum, dependsOn: [],
+    };
+    claim(node, { file: file.path });
+    register(node);
+  }
+
+  for (const spec of project.sources) {
+    const config = mergeConfig(mergeConfig(SOURCE_DEFAULTS, project.file.trees.sources.resolve([project.name, spec.sourceName, spec.name])), spec.config);
+    const node: SourceNode = {
+      uniqueId: `source.${project.name}.${spec.sourceName}.${spec.name}`, resourceType: 'source', name: spec.name,
+      packageName: project.name, path: spec.file, originalFilePath: spec.file, fqn: [project.name, spec.sourceName, spec.name],
+      description: spec.description, columns: spec.columns, meta: spec.meta, tags: [...new Set([...spec.tags, ...((config.tags as string[]) ?? [])])],
+      config, patchPath: spec.file, relation: { database: spec.database ?? target.database, schema: spec.schema, identifier: spec.identifier },
+      sourceName: spec.sourceName, sourceDescription: spec.sourceDescription, loader: spec.loader, loadedAtField: spec.loadedAtField,
+      identifier: spec.identifier, quoting: spec.quoting, freshness: spec.freshness, location: spec.location,
+    };
+    if (config.enabled === false) continue;
+    nodes.set(node.uniqueId, node);
+  }
+
+  // Schema YAML entries that describe nothing are usually a renamed or misspelled model.
+  for (const patch of project.patches.values()) {
+    const list = patch.resourceType === 'models' ? project.models : patch.resourceType === 'seeds' ? project.seeds : patch.resourceType === 'analyses' ? project.analyses : project.snapshots;
+    if (!list.some((f) => f.name === patch.name)) {
+      const close = closeMatches(patch.name, list.map((f) => f.name));
+      diags.warn(`${patch.resourceType.replace(/s$/, '')} '${patch.name}' is described in YAML but has no file`, patch.location,
+        close.length ? `Did you mean ${close.map((c) => `'${c}'`).join(' or ')}?` : 'Rename the entry to match a file, or remove it.');
+    }
+  }
+  for (const [section, tree] of Object.entries(project.file.trees)) tree.reportUnused(diags, section);
+
+  // Relation names through the overridable naming macros, as dbt does at parse time.
+  const relationOwners = new Map<string, string>();
+  for (const node of nodes.values()) {
+    if (node.resourceType !== 'model' && node.resourceType !== 'seed') continue;
+    const id = identity(node);
+    const cached = node.resourceType === 'model' ? opts.cache?.relationFor(node, target) : undefined;
+    if (cached) {
+      node.relation = cached;
+    } else {
+      const nodeArg = { name: node.name, unique_id: node.uniqueId, resource_type: node.resourceType, package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags };
+      const database = renderer.callMacro('generate_database_name', [node.config.database ?? null, nodeArg], id);
+      const schema = renderer.callMacro('generate_schema_name', [node.config.schema ?? null, nodeArg], id);
+      const alias = renderer.callMacro('generate_alias_name', [node.config.alias ?? null, nodeArg], id);
+      node.relation = {
+        database: database === null || database === undefined || database === '' ? undefined : String(database),
+        schema: String(schema),
+        identifier: String(alias),
+      };
+      if (node.resourceType === 'model') opts.cache?.storeRelation(node, target, node.relation);
+    }
+    if (node.config.materialized === 'ephemeral') continue;
+    const key = `${node.relation.database ?? ''}.${node.relation.schema}.${node.relation.identifier}`.toLowerCase();
+    const owner = relationOwners.get(key);
+    if (owner) {
+      const other = nodes.get(owner)!;
+      throw new KilnError('config', `'${node.name}' and '${other.name}' would both build ${node.relation.schema}.${node.relation.identifier}`, {
+        location: { file: node.originalFilePath },
+        hint: `Give one of them a different alias or schema (the other is ${other.originalFilePath}).`,
+      });
+    }
+    relationOwners.set(key, node.uniqueId);
+  }
+
+  parsed = {
+    project,
+    renderer,
+    target,
+    nodes,
+    disabled,
+    lookupRef(call, fromPackage) {
+      const candidates = byName.get(call.name) ?? [];
+      if (call.package) return candidates.find((n) => n.packageName === call.package);
+      return candidates.find((n) => n.packageName === fromPackage) ?? candidates.find((n) => n.packageName === project.name) ?? candidates[0];
+    },
+    lookupSource(sourceName, tableName) {
+      const n = nodes.get(`source.${project.name}.${sourceName}.${tableName}`);
+      return n?.resourceType === 'source' ? n : undefined;
+    },
+    refableNames: () => [...byName.keys()],
+    identityOf: identity,
+  };
+  return parsed;
+}
+
+/** The `graph` template variable: nodes and sources as dbt exposes them (a read-only summary). */
+function graphVariable(parsed: ParsedProject | undefined): unknown {
+  if (!parsed) return { nodes: {}, sources: {} };
+  const nodes: Record<string, unknown> = {};
+  const sources: Record<string, unknown> = {};
+  for (const n of parsed.nodes.values()) {
+    const base = {
+      unique_id: n.uniqueId, name: n.name, resource_type: n.resourceType, package_name: n.packageName, fqn: n.fqn,
+      original_file_path: n.originalFilePath, path: n.path, config: n.config, tags: n.tags, description: n.description,
+      database: n.relation.database, schema: n.relation.schema, alias: n.relation.identifier, meta: n.meta,
+      columns: Object.fromEntries(n.columns.map((c) => [c.name, { name: c.name, description: c.description, data_type: c.dataType ?? null }])),
+    };
+    if (n.resourceType === 'source') sources[n.uniqueId] = { ...base, source_name: n.sourceName, identifier: n.identifier };
+    else nodes[n.uniqueId] = { ...base, depends_on: { nodes: n.dependsOn }, raw_code: n.resourceType === 'seed' ? '' : n.rawCode };
+  }
+  return { nodes, sources, exposures: {}, metrics: {}, groups: {} };
+}

@@ -1,0 +1,138 @@
+/**
+ * The project DAG on @dagrejs/graphlib: an edge parent → child for every ref() and source(). Unknown refs
+ * and cycles are errors that name files; walks are breadth-first with optional depth (for `2+model`).
+ */
+import { alg, Graph } from '@dagrejs/graphlib';
+import { KilnError } from '../errors.js';
+import { unknownRefError } from '../compile/compileNode.js';
+import type { ParsedProject } from '../compile/parse.js';
+import type { GraphNode, SqlNode } from '../project/nodes.js';
+import { isSqlNode } from '../project/nodes.js';
+
+export class ProjectGraph {
+  readonly graph = new Graph({ directed: true });
+  private order?: string[];
+
+  constructor(readonly nodes: ReadonlyMap<string, GraphNode>) {}
+
+  node(id: string): GraphNode {
+    return this.nodes.get(id)!;
+  }
+
+  parents(id: string): string[] {
+    return (this.graph.predecessors(id) as string[] | undefined) ?? [];
+  }
+
+  children(id: string): string[] {
+    return (this.graph.successors(id) as string[] | undefined) ?? [];
+  }
+
+  private walk(start: Iterable<string>, next: (id: string) => string[], depth?: number): Set<string> {
+    const seen = new Set<string>();
+    let frontier = [...start];
+    for (let d = 0; frontier.length && (depth === undefined || d < depth); d++) {
+      const nextFrontier: string[] = [];
+      for (const id of frontier) {
+        for (const n of next(id)) {
+          if (!seen.has(n)) {
+            seen.add(n);
+            nextFrontier.push(n);
+          }
+        }
+      }
+      frontier = nextFrontier;
+    }
+    return seen;
+  }
+
+  ancestors(ids: Iterable<string>, depth?: number): Set<string> {
+    return this.walk(ids, (id) => this.parents(id), depth);
+  }
+
+  descendants(ids: Iterable<string>, depth?: number): Set<string> {
+    return this.walk(ids, (id) => this.children(id), depth);
+  }
+
+  /** Every node id, parents before children (stable: ties keep file order). */
+  topologicalOrder(): string[] {
+    if (!this.order) this.order = alg.topsort(this.graph) as string[];
+    return this.order;
+  }
+}
+
+/** Build the DAG, resolving every ref/source; throws on the first unknown reference or on a cycle. */
+export function buildGraph(parsed: ParsedProject): ProjectGraph {
+  const pg = new ProjectGraph(parsed.nodes);
+  const g = pg.graph;
+  for (const id of parsed.nodes.keys()) g.setNode(id);
+  for (const node of parsed.nodes.values()) {
+    if (!isSqlNode(node)) continue;
+    const parents = new Set<string>();
+    for (const call of node.refs) {
+      const target = parsed.lookupRef(call, node.packageName);
+      if (!target) throw unknownRefError(parsed, call, node);
+      parents.add(target.uniqueId);
+    }
+    for (const [s, t] of node.sources) {
+      const src = parsed.lookupSource(s, t);
+      if (!src) {
+        const line = lineOfSource(node, s, t);
+        const known = [...parsed.nodes.values()].filter((n) => n.resourceType === 'source').map((n) => `${(n as { sourceName: string }).sourceName}.${n.name}`);
+        throw new KilnError('graph', `${node.resourceType} '${node.name}' uses source('${s}', '${t}'), which is not defined`, {
+          location: { file: node.originalFilePath, line },
+          node: node.uniqueId,
+          hint: known.length ? `Defined sources: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ' …' : ''}.` : 'Define it under sources: in a schema YAML file.',
+        });
+      }
+      parents.add(src.uniqueId);
+    }
+    node.dependsOn = [...parents];
+    for (const p of parents) {
+      if (p === node.uniqueId) {
+        throw new KilnError('graph', `${node.resourceType} '${node.name}' refers to itself`, {
+          location: { file: node.originalFilePath },
+          node: node.uniqueId,
+          hint: 'Use {{ this }} to refer to the model\'s own relation (for incremental models).',
+        });
+      }
+      g.setEdge(p, node.uniqueId);
+    }
+  }
+  const cycles = alg.findCycles(g) as string[][];
+  if (cycles.length) throw cycleError(pg, cycles[0]);
+  return pg;
+}
+
+function lineOfSource(node: SqlNode, s: string, t: string): number | undefined {
+  const m = new RegExp(`source\\s*\\(\\s*['"]${s}['"]\\s*,\\s*['"]${t}['"]`).exec(node.rawCode);
+  return m ? node.rawCode.slice(0, m.index).split('\n').length : undefined;
+}
+
+/** Find one concrete cycle path inside a strongly connected component and describe it with files. */
+function cycleError(pg: ProjectGraph, component: string[]): KilnError {
+  const inComponent = new Set(component);
+  const start = [...component].sort()[0];
+  const path: string[] = [start];
+  const visited = new Set<string>([start]);
+  const dfs = (id: string): boolean => {
+    for (const next of pg.children(id)) {
+      if (!inComponent.has(next)) continue;
+      if (next === start) return true;
+      if (visited.has(next)) continue;
+      visited.add(next);
+      path.push(next);
+      if (dfs(next)) return true;
+      path.pop();
+    }
+    return false;
+  };
+  dfs(start);
+  const names = [...path, start].map((id) => pg.node(id).name);
+  const files = path.map((id) => `  ${pg.node(id).name}: ${pg.node(id).originalFilePath}`).join('\n');
+  const first = pg.node(start);
+  return new KilnError('graph', `dependency cycle: ${names.join(' -> ')}\n${files}`, {
+    location: { file: first.originalFilePath },
+    node: first.uniqueId,
+    hint: 'Break the cycle: one of these models must stop ref()-ing the next.',
+  });
+}

@@ -1,0 +1,335 @@
+/**
+ * Node selection as dbt users type it: `--select 'tag:nightly+ staging.orders,config.materialized:table'`,
+ * `--exclude`, and YAML selectors (selectors.yml) with `--selector`.
+ *
+ * Grammar of one criterion: [@][N+]method:value[+N], where the method defaults to fqn/name, or path when
+ * the value looks like a path. Space separates a union, a comma an intersection.
+ */
+import { KilnError, type SourceLocation } from '../errors.js';
+import type { GraphNode } from '../project/nodes.js';
+import { isPlainObject, type YamlFile } from '../project/yamlFile.js';
+import { didYouMean } from '../suggest.js';
+import type { ProjectGraph } from './dag.js';
+
+export interface Criterion {
+  method: string;
+  value: string;
+  parents: boolean;
+  parentsDepth?: number;
+  children: boolean;
+  childrenDepth?: number;
+  /** `@x`: x, its descendants, and all ancestors of those descendants. */
+  childrensParents: boolean;
+}
+
+export type SelectionSpec =
+  | { kind: 'criterion'; criterion: Criterion }
+  | { kind: 'union'; items: SelectionSpec[] }
+  | { kind: 'intersection'; items: SelectionSpec[] }
+  | { kind: 'difference'; include: SelectionSpec; exclude: SelectionSpec };
+
+export const METHODS = ['fqn', 'tag', 'path', 'file', 'config', 'resource_type', 'source', 'package', 'test_type', 'test_name', 'selector', 'unique_id'];
+
+const CRITERION = /^(@)?((\d*)\+)?([^+]*?)(\+(\d*))?$/;
+
+/** Parse one criterion such as `2+tag:nightly+1` or `@orders`. */
+export function parseCriterion(text: string): Criterion {
+  const m = CRITERION.exec(text.trim());
+  if (!m || !m[4]) {
+    throw new KilnError('usage', `cannot read the selector '${text}'`, {
+      hint: 'Selectors look like model_name, +model, model+, 2+model, tag:x, path:models/staging, config.materialized:table.',
+    });
+  }
+  const [, at, parentOp, parentDepth, body, childOp, childDepth] = m;
+  if (at && parentOp) throw new KilnError('usage', `'@' and a leading '+' cannot be combined in '${text}'`);
+  let method: string;
+  let value: string;
+  const colon = body.indexOf(':');
+  if (colon > 0 && !/^[A-Za-z]:[\\/]/.test(body)) {
+    method = body.slice(0, colon);
+    value = body.slice(colon + 1);
+  } else {
+    value = body;
+    method = value.includes('/') || value.includes('\\') || value.endsWith('.sql') || value.endsWith('.csv') ? 'path' : 'fqn';
+  }
+  const base = method.split('.')[0];
+  if (!METHODS.includes(base)) {
+    throw new KilnError('usage', `unknown selection method '${base}' in '${text}'`, {
+      hint: didYouMean(base, METHODS) ?? `Methods: ${METHODS.join(', ')}.`,
+    });
+  }
+  return {
+    method,
+    value,
+    parents: !!parentOp,
+    parentsDepth: parentDepth ? Number(parentDepth) : undefined,
+    children: !!childOp,
+    childrenDepth: childDepth ? Number(childDepth) : undefined,
+    childrensParents: !!at,
+  };
+}
+
+/** `--select a b,c` (already split by the shell into args; each arg may also contain spaces). */
+export function parseSelectArgs(args: readonly string[]): SelectionSpec | undefined {
+  const words = args.flatMap((a) => a.split(/\s+/)).filter((w) => w !== '');
+  if (words.length === 0) return undefined;
+  return {
+    kind: 'union',
+    items: words.map((w) => {
+      const parts = w.split(',').filter((p) => p !== '');
+      return parts.length === 1
+        ? { kind: 'criterion', criterion: parseCriterion(parts[0]) }
+        : { kind: 'intersection', items: parts.map((p) => ({ kind: 'criterion', criterion: parseCriterion(p) }) as SelectionSpec) };
+    }),
+  };
+}
+
+function globToRegex(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.').replace(/\[!/g, '[^');
+  return new RegExp(`^${re}$`);
+}
+
+function partMatches(pattern: string, value: string): boolean {
+  return /[*?[]/.test(pattern) ? globToRegex(pattern).test(value) : pattern === value;
+}
+
+/** dbt's fqn match: the leaf name, or a dotted prefix of the fqn, with or without the package. */
+function fqnMatches(fqn: readonly string[], selector: string): boolean {
+  const tryOne = (f: readonly string[]) => {
+    if (f.length && partMatches(selector, f[f.length - 1])) return true;
+    const flat = f.flatMap((s) => s.split('.'));
+    const parts = selector.split('.');
+    if (flat.length < parts.length) return false;
+    for (let i = 0; i < parts.length; i++) {
+      if (parts[i] === '*') return true;
+      if (!partMatches(parts[i], flat[i])) return false;
+    }
+    return true;
+  };
+  return tryOne(fqn) || tryOne(fqn.slice(1));
+}
+
+function configValueMatches(actual: unknown, wanted: string): boolean {
+  if (Array.isArray(actual)) return actual.some((a) => configValueMatches(a, wanted));
+  if (actual === null || actual === undefined) return wanted === 'none' || wanted === 'None' || wanted === 'null';
+  if (typeof actual === 'boolean') return String(actual) === wanted.toLowerCase();
+  return partMatches(wanted, String(actual));
+}
+
+function normalizePath(p: string): string {
+  return p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+}
+
+/** Does `node` match the method:value part of a criterion (graph operators aside)? */
+export function nodeMatches(node: GraphNode, method: string, value: string): boolean {
+  const [base, ...keyParts] = method.split('.');
+  switch (base) {
+    case 'fqn':
+      return fqnMatches(node.fqn, value);
+    case 'unique_id':
+      return partMatches(value, node.uniqueId);
+    case 'tag':
+      return node.tags.some((t) => partMatches(value, t));
+    case 'resource_type':
+      return node.resourceType === value;
+    case 'package':
+      return partMatches(value, node.packageName);
+    case 'file': {
+      const file = node.originalFilePath.split('/').pop() ?? '';
+      return partMatches(value, file) || partMatches(value, file.replace(/\.[^.]+$/, ''));
+    }
+    case 'path': {
+      const p = normalizePath(value);
+      const file = normalizePath(node.originalFilePath);
+      if (/[*?[]/.test(p)) return globToRegex(p).test(file);
+      return file === p || file.startsWith(`${p}/`);
+    }
+    case 'config': {
+      if (keyParts.length === 0) return false;
+      let actual: unknown = node.config;
+      for (const k of keyParts) actual = isPlainObject(actual) ? actual[k] : undefined;
+      return configValueMatches(actual, value);
+    }
+    case 'source': {
+      if (node.resourceType !== 'source') return false;
+      const parts = value.split('.');
+      const full = [node.packageName, node.sourceName, node.name];
+      if (parts.length === 1) return partMatches(parts[0], node.sourceName);
+      if (parts.length === 2) return partMatches(parts[0], node.sourceName) && partMatches(parts[1], node.name);
+      return parts.every((p, i) => partMatches(p, full[i] ?? ''));
+    }
+    case 'test_type':
+    case 'test_name':
+      return false; // tests arrive with the data-tests work
+    default:
+      return false;
+  }
+}
+
+export interface SelectorDefinitions {
+  /** Named YAML selectors, parsed. */
+  named: Map<string, { spec: SelectionSpec; description?: string; default: boolean; location: SourceLocation }>;
+}
+
+export class Selector {
+  constructor(
+    private readonly graph: ProjectGraph,
+    private readonly yamlSelectors: SelectorDefinitions = { named: new Map() },
+  ) {}
+
+  /** The unique ids a spec selects, among all nodes of the graph. */
+  select(spec: SelectionSpec, stack: string[] = []): Set<string> {
+    switch (spec.kind) {
+      case 'union': {
+        const out = new Set<string>();
+        for (const item of spec.items) for (const id of this.select(item, stack)) out.add(id);
+        return out;
+      }
+      case 'intersection': {
+        const sets = spec.items.map((i) => this.select(i, stack));
+        if (sets.length === 0) return new Set();
+        return new Set([...sets[0]].filter((id) => sets.every((s) => s.has(id))));
+      }
+      case 'difference': {
+        const inc = this.select(spec.include, stack);
+        const exc = this.select(spec.exclude, stack);
+        return new Set([...inc].filter((id) => !exc.has(id)));
+      }
+      case 'criterion':
+        return this.selectCriterion(spec.criterion, stack);
+    }
+  }
+
+  private selectCriterion(c: Criterion, stack: string[]): Set<string> {
+    let base: Set<string>;
+    if (c.method === 'selector') {
+      if (stack.includes(c.value)) throw new KilnError('usage', `selector '${c.value}' includes itself: ${[...stack, c.value].join(' -> ')}`);
+      const named = this.yamlSelectors.named.get(c.value);
+      if (!named) {
+        throw new KilnError('usage', `no selector named '${c.value}' in selectors.yml`, {
+          hint: didYouMean(c.value, this.yamlSelectors.named.keys()) ?? `Selectors: ${[...this.yamlSelectors.named.keys()].join(', ') || '(none)'}.`,
+        });
+      }
+      base = this.select(named.spec, [...stack, c.value]);
+    } else {
+      base = new Set();
+      for (const node of this.graph.nodes.values()) if (nodeMatches(node, c.method, c.value)) base.add(node.uniqueId);
+    }
+    const out = new Set(base);
+    if (c.parents) for (const id of this.graph.ancestors(base, c.parentsDepth)) out.add(id);
+    if (c.children || c.childrensParents) {
+      const desc = this.graph.descendants(base, c.children ? c.childrenDepth : undefined);
+      for (const id of desc) out.add(id);
+      if (c.childrensParents) for (const id of this.graph.ancestors(new Set([...base, ...desc]))) out.add(id);
+    }
+    return out;
+  }
+}
+
+/** Read selectors.yml: `selectors: [{name, description, default, definition}]`. */
+export function loadYamlSelectors(yaml: YamlFile | undefined): SelectorDefinitions {
+  const named: SelectorDefinitions['named'] = new Map();
+  if (!yaml) return { named };
+  const data = yaml.data;
+  if (!isPlainObject(data) || !Array.isArray(data.selectors)) {
+    throw new KilnError('config', "selectors.yml must have a 'selectors:' list", { location: yaml.locate([]) });
+  }
+  data.selectors.forEach((entry, i) => {
+    const path = ['selectors', i];
+    if (!isPlainObject(entry) || typeof entry.name !== 'string') {
+      throw new KilnError('config', "each selector needs a 'name' and a 'definition'", { location: yaml.locate(path) });
+    }
+    if (entry.definition === undefined) {
+      throw new KilnError('config', `selector '${entry.name}' has no 'definition'`, { location: yaml.locate(path) });
+    }
+    if (named.has(entry.name)) throw new KilnError('config', `selector '${entry.name}' is defined twice`, { location: yaml.locate(path) });
+    named.set(entry.name, {
+      spec: parseYamlDefinition(entry.definition, yaml, [...path, 'definition']),
+      description: entry.description as string | undefined,
+      default: entry.default === true,
+      location: yaml.locate(path),
+    });
+  });
+  return { named };
+}
+
+function parseYamlDefinition(def: unknown, yaml: YamlFile, path: (string | number)[]): SelectionSpec {
+  if (typeof def === 'string') {
+    const spec = parseSelectArgs([def]);
+    if (!spec) throw new KilnError('config', 'empty selector definition', { location: yaml.locate(path) });
+    return spec;
+  }
+  if (!isPlainObject(def)) throw new KilnError('config', 'a selector definition must be a string or a mapping', { location: yaml.locate(path) });
+  if (Array.isArray(def.union) || Array.isArray(def.intersection)) {
+    const key = Array.isArray(def.union) ? 'union' : 'intersection';
+    const list = def[key] as unknown[];
+    const includes: SelectionSpec[] = [];
+    const excludes: SelectionSpec[] = [];
+    list.forEach((item, i) => {
+      if (isPlainObject(item) && 'exclude' in item) {
+        const ex = item.exclude;
+        const exList = Array.isArray(ex) ? ex : [ex];
+        exList.forEach((e, j) => excludes.push(parseYamlDefinition(e, yaml, [...path, key, i, 'exclude', j])));
+      } else includes.push(parseYamlDefinition(item, yaml, [...path, key, i]));
+    });
+    const combined: SelectionSpec = { kind: key, items: includes };
+    return excludes.length ? { kind: 'difference', include: combined, exclude: { kind: 'union', items: excludes } } : combined;
+  }
+  if (typeof def.method === 'string') {
+    if (def.value === undefined) throw new KilnError('config', "a selector criterion needs a 'value'", { location: yaml.locate(path) });
+    const base = def.method.split('.')[0];
+    if (!METHODS.includes(base)) {
+      throw new KilnError('config', `unknown selection method '${def.method}'`, { location: yaml.locate([...path, 'method']), hint: didYouMean(base, METHODS) });
+    }
+    const criterion: SelectionSpec = {
+      kind: 'criterion',
+      criterion: {
+        method: def.method,
+        value: String(def.value),
+        parents: def.parents === true,
+        parentsDepth: typeof def.parents_depth === 'number' ? def.parents_depth : undefined,
+        children: def.children === true,
+        childrenDepth: typeof def.children_depth === 'number' ? def.children_depth : undefined,
+        childrensParents: def.childrens_parents === true,
+      },
+    };
+    if (def.exclude !== undefined) {
+      const exList = Array.isArray(def.exclude) ? def.exclude : [def.exclude];
+      return { kind: 'difference', include: criterion, exclude: { kind: 'union', items: exList.map((e, j) => parseYamlDefinition(e, yaml, [...path, 'exclude', j])) } };
+    }
+    return criterion;
+  }
+  // Shorthand: {tag: nightly} means method tag, value nightly.
+  const keys = Object.keys(def);
+  if (keys.length === 1 && METHODS.includes(keys[0].split('.')[0])) {
+    return { kind: 'criterion', criterion: { method: keys[0], value: String(def[keys[0]]), parents: false, children: false, childrensParents: false } };
+  }
+  throw new KilnError('config', 'a selector definition needs union:, intersection:, or method: and value:', { location: yaml.locate(path) });
+}
+
+export interface SelectionRequest {
+  select: readonly string[];
+  exclude: readonly string[];
+  selector?: string;
+}
+
+/** Apply --select/--exclude/--selector (or the default YAML selector) and return the selected ids. */
+export function selectNodes(graph: ProjectGraph, defs: SelectorDefinitions, req: SelectionRequest): Set<string> {
+  const selector = new Selector(graph, defs);
+  let include: SelectionSpec | undefined;
+  if (req.selector) {
+    if (req.select.length) throw new KilnError('usage', '--selector cannot be combined with --select', { hint: 'Use one of them.' });
+    include = { kind: 'criterion', criterion: { method: 'selector', value: req.selector, parents: false, children: false, childrensParents: false } };
+  } else {
+    include = parseSelectArgs(req.select);
+    if (!include) {
+      const defaults = [...defs.named.entries()].filter(([, d]) => d.default);
+      if (defaults.length > 1) throw new KilnError('config', `more than one selector is marked default: ${defaults.map(([n]) => n).join(', ')}`);
+      if (defaults.length === 1) include = defaults[0][1].spec;
+    }
+  }
+  const selected = include ? selector.select(include) : new Set(graph.nodes.keys());
+  const exclude = parseSelectArgs(req.exclude);
+  if (exclude) for (const id of selector.select(exclude)) selected.delete(id);
+  return selected;
+}

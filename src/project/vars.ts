@@ -1,0 +1,39 @@
+/** `var()` resolution with dbt's precedence: --vars > project vars scoped to the package > global project vars > default. */
+import { KilnError } from '../errors.js';
+import { isPlainObject } from './yamlFile.js';
+
+export class Vars {
+  constructor(
+    private readonly cliVars: Record<string, unknown>,
+    private readonly projectVars: Record<string, unknown>,
+    private readonly packageNames: ReadonlySet<string>,
+  ) {}
+
+  /** All vars visible to `packageName`, merged (used for the cache key and `builtins.var`). */
+  visible(packageName: string): Record<string, unknown> {
+    const global: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.projectVars)) {
+      if (this.packageNames.has(k) && isPlainObject(v)) continue;
+      global[k] = v;
+    }
+    const scoped = this.projectVars[packageName];
+    return { ...global, ...(isPlainObject(scoped) && this.packageNames.has(packageName) ? scoped : {}), ...this.cliVars };
+  }
+
+  has(name: string, packageName: string): boolean {
+    return name in this.visible(packageName);
+  }
+
+  get(name: string, packageName: string, fallback?: unknown, hasFallback = fallback !== undefined): unknown {
+    if (name in this.cliVars) return this.cliVars[name];
+    const scoped = this.projectVars[packageName];
+    if (isPlainObject(scoped) && this.packageNames.has(packageName) && name in scoped) return scoped[name];
+    if (name in this.projectVars && !(this.packageNames.has(name) && isPlainObject(this.projectVars[name]))) {
+      return this.projectVars[name];
+    }
+    if (hasFallback) return fallback;
+    throw new KilnError('compile', `required var '${name}' is not set`, {
+      hint: `Pass it with --vars '{${name}: value}', set it under vars: in the project file, or give var() a default.`,
+    });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Artifacts in target/: manifest.json and run_results.json, with the field names and layout of dbt's
+ * (manifest v12, run-results v6), so tools that read dbt artifacts read Kiln's.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ColumnSpec } from '../project/schemaYaml.js';
+import type { GraphNode } from '../project/nodes.js';
+import type { Invocation } from './invocation.js';
+import { KILN_VERSION } from './invocation.js';
+import type { NodeResult } from './results.js';
+
+const DBT_VERSION_COMPAT = '1.8.0';
+
+function writeJson(dir: string, name: string, data: unknown): void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, name);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(data, null, 2));
+  renameSync(tmp, file);
+}
+
+function metadata(inv: Invocation, schema: string) {
+  return {
+    dbt_schema_version: `https://schemas.getdbt.com/dbt/${schema}`,
+    dbt_version: DBT_VERSION_COMPAT,
+    kiln_version: KILN_VERSION,
+    generated_at: new Date().toISOString(),
+    invocation_id: inv.invocationId,
+    env: {},
+  };
+}
+
+function columns(cols: ColumnSpec[]) {
+  return Object.fromEntries(cols.map((c) => [c.name, {
+    name: c.name, description: c.description, meta: c.meta, data_type: c.dataType ?? null,
+    constraints: c.constraints, quote: c.quote ?? null, tags: c.tags,
+  }]));
+}
+
+function nodeEntry(inv: Invocation, n: GraphNode) {
+  const relationName = n.resourceType === 'model' && n.config.materialized === 'ephemeral'
+    ? null
+    : inv.warehouse ? inv.warehouse.adapter.renderRelation(n.relation) : `${n.relation.database ? `${n.relation.database}.` : ''}${n.relation.schema}.${n.relation.identifier}`;
+  const base = {
+    database: n.relation.database ?? null,
+    schema: n.relation.schema,
+    name: n.name,
+    resource_type: n.resourceType,
+    package_name: n.packageName,
+    path: n.path,
+    original_file_path: n.originalFilePath,
+    unique_id: n.uniqueId,
+    fqn: n.fqn,
+    description: n.description,
+    columns: columns(n.columns),
+    meta: n.meta,
+    tags: n.tags,
+    config: n.config,
+    patch_path: n.patchPath ? `${n.packageName}://${n.patchPath}` : null,
+    unrendered_config: {},
+    relation_name: relationName,
+    created_at: inv.startedAt.getTime() / 1000,
+  };
+  if (n.resourceType === 'source') {
+    return {
+      ...base, source_name: n.sourceName, source_description: n.sourceDescription, loader: n.loader, identifier: n.identifier,
+      quoting: n.quoting, loaded_at_field: n.loadedAtField ?? null, freshness: n.freshness ?? null, external: null, source_meta: {},
+    };
+  }
+  if (n.resourceType === 'seed') {
+    return {
+      ...base, alias: n.relation.identifier, checksum: { name: 'sha256', checksum: n.checksum }, docs: { show: true, node_color: null },
+      build_path: null, root_path: inv.project.dir, depends_on: { macros: [], nodes: [] },
+    };
+  }
+  const compiled = inv.warehouse?.compiler.finished.get(n.uniqueId);
+  return {
+    ...base,
+    alias: n.relation.identifier,
+    checksum: { name: 'sha256', checksum: n.checksum },
+    docs: { show: true, node_color: null },
+    build_path: null,
+    language: 'sql',
+    raw_code: n.rawCode,
+    refs: n.refs.map((r) => ({ name: r.name, package: r.package ?? null, version: r.version ?? null })),
+    sources: n.sources,
+    metrics: [],
+    depends_on: { macros: n.macros.map((m) => macroId(inv, m)).filter((m): m is string => !!m), nodes: n.dependsOn },
+    compiled_path: compiled ? `${inv.project.file.targetPath}/compiled/${n.packageName}/${n.originalFilePath}` : null,
+    compiled: !!compiled,
+    compiled_code: compiled?.sql ?? null,
+    extra_ctes_injected: !!compiled,
+    extra_ctes: compiled ? compiled.ctes.map((c) => ({ id: c.id, sql: c.sql })) : [],
+    contract: { enforced: !!(n.config.contract as { enforced?: boolean } | undefined)?.enforced, alias_types: true, checksum: null },
+    access: n.config.access ?? 'protected',
+    constraints: [],
+    version: null,
+    latest_version: null,
+    deprecation_date: null,
+    group: null,
+  };
+}
+
+function macroId(inv: Invocation, name: string): string | undefined {
+  const def = inv.parsed.renderer.macros.find(name);
+  return def ? `macro.${def.packageName === 'kiln' ? 'dbt' : def.packageName}.${name}` : undefined;
+}
+
+export function buildManifest(inv: Invocation) {
+  const nodes: Record<string, unknown> = {};
+  const sources: Record<string, unknown> = {};
+  const parentMap: Record<string, string[]> = {};
+  const childMap: Record<string, string[]> = {};
+  for (const n of inv.parsed.nodes.values()) {
+    if (n.resourceType === 'source') sources[n.uniqueId] = nodeEntry(inv, n);
+    else nodes[n.uniqueId] = nodeEntry(inv, n);
+    parentMap[n.uniqueId] = [...inv.graph.parents(n.uniqueId)].sort();
+    childMap[n.uniqueId] = [...inv.graph.children(n.uniqueId)].sort();
+  }
+  const macros: Record<string, unknown> = {};
+  for (const def of inv.parsed.renderer.macros.allDefinitions()) {
+    const pkg = def.packageName === 'kiln' ? 'dbt' : def.packageName;
+    macros[`macro.${pkg}.${def.name}`] = {
+      name: def.name, resource_type: 'macro', package_name: pkg, path: def.path, original_file_path: def.path,
+      unique_id: `macro.${pkg}.${def.name}`, macro_sql: '', depends_on: { macros: [] }, description: '', meta: {},
+      docs: { show: true, node_color: null }, patch_path: null, arguments: [], created_at: inv.startedAt.getTime() / 1000,
+      supported_languages: null,
+    };
+  }
+  const disabled: Record<string, unknown[]> = {};
+  for (const n of inv.parsed.disabled.values()) disabled[n.uniqueId] = [nodeEntry(inv, n)];
+  return {
+    metadata: {
+      ...metadata(inv, 'manifest/v12.json'),
+      project_name: inv.project.name,
+      project_id: createHash('md5').update(inv.project.name).digest('hex'),
+      user_id: null,
+      send_anonymous_usage_stats: false,
+      adapter_type: inv.target.type,
+    },
+    nodes, sources, macros, docs: {}, exposures: {}, metrics: {}, groups: {}, selectors: {}, disabled,
+    parent_map: parentMap, child_map: childMap, group_map: {}, saved_queries: {}, semantic_models: {}, unit_tests: {},
+  };
+}
+
+export function writeManifest(inv: Invocation): void {
+  writeJson(inv.targetDir, 'manifest.json', buildManifest(inv));
+}
+
+export function writeRunResults(inv: Invocation, results: readonly NodeResult[], elapsedSeconds: number): void {
+  writeJson(inv.targetDir, 'run_results.json', {
+    metadata: metadata(inv, 'run-results/v6.json'),
+    results: results.map((r) => ({
+      status: r.status,
+      timing: r.timing.map((t) => ({ name: t.name, started_at: t.startedAt, completed_at: t.completedAt })),
+      thread_id: r.threadId,
+      execution_time: r.executionTime,
+      adapter_response: r.adapterResponse,
+      message: r.message,
+      failures: r.failures,
+      unique_id: r.uniqueId,
+      compiled: r.compiledCode !== undefined,
+      compiled_code: r.compiledCode ?? null,
+      relation_name: r.relationName ?? null,
+      batch_results: null,
+    })),
+    elapsed_time: elapsedSeconds,
+    args: {
+      which: inv.opts.command,
+      select: inv.opts.select,
+      exclude: inv.opts.exclude,
+      selector: inv.opts.selector ?? null,
+      target: inv.target.name,
+      threads: inv.threads,
+      full_refresh: inv.opts.fullRefresh,
+      fail_fast: inv.opts.failFast,
+      vars: inv.opts.vars,
+      project_dir: inv.project.dir,
+    },
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Running one node: compile, pre-hooks, materialize, post-hooks; the SQL that ran goes to target/run/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Adapter, Connection, RelationRef } from '../adapter.js';
+import type { NodeCompiler } from '../compile/compileNode.js';
+import type { ParsedProject } from '../compile/parse.js';
+import { KilnError } from '../errors.js';
+import type { SeedNode, SqlNode } from '../project/nodes.js';
+import type { Materializer, SqlLog, StepResult } from './materialize.js';
+import { inspectSeed } from './seedTypes.js';
+
+export interface ExecuteServices {
+  parsed: ParsedProject;
+  adapter: Adapter;
+  compiler: NodeCompiler;
+  materializer: Materializer;
+  runDir: string;
+}
+
+export interface ExecuteOutcome extends StepResult {
+  compiledCode?: string;
+  compileStartedAt: string;
+  compileCompletedAt: string;
+}
+
+/** A hook as written: a string, or {sql, transaction}. */
+export function hookSql(hook: unknown): string {
+  if (typeof hook === 'string') return hook;
+  if (hook && typeof hook === 'object' && 'sql' in hook) return String((hook as { sql: unknown }).sql);
+  return '';
+}
+
+function writeRunFile(services: ExecuteServices, node: SqlNode | SeedNode, statements: string[]): void {
+  const file = join(services.runDir, node.packageName, node.originalFilePath.replace(/\.csv$/, '.sql'));
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
+}
+
+async function runHooks(services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, key: 'pre-hook' | 'post-hook', log: SqlLog): Promise<void> {
+  const hooks = (node.config[key] as unknown[]) ?? [];
+  const resolvers = services.compiler.resolversFor(node as SqlNode);
+  for (const [i, hook] of hooks.entries()) {
+    const sql = (await services.parsed.renderer.renderString(hookSql(hook), services.parsed.identityOf(node), resolvers, `${key} ${i + 1} of '${node.name}'`)).trim();
+    if (!sql) continue;
+    log(sql);
+    try {
+      await conn.execute(sql);
+    } catch (e) {
+      throw new KilnError('database', `${key} ${i + 1} failed: ${(e as Error).message}`, {
+        location: { file: node.originalFilePath },
+        node: node.uniqueId,
+        hint: `The hook's SQL was:\n    ${sql.split('\n').join('\n    ')}`,
+      });
+    }
+  }
+}
+
+function relationRef(node: SqlNode | SeedNode): RelationRef {
+  return { database: node.relation.database, schema: node.relation.schema, identifier: node.relation.identifier };
+}
+
+/** Materialize a model (view, table, ephemeral). */
+export async function executeModel(services: ExecuteServices, node: SqlNode): Promise<ExecuteOutcome> {
+  const compileStartedAt = new Date().toISOString();
+  const compiled = await services.compiler.compile(node);
+  const compileCompletedAt = new Date().toISOString();
+  const materialized = String(node.config.materialized);
+  if (materialized === 'ephemeral') {
+    return { message: 'EPHEMERAL', compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
+  }
+  const statements: string[] = [];
+  const log: SqlLog = (sql) => statements.push(sql);
+  const sql = compiled.sqlHeader ? `${compiled.sqlHeader}\n${compiled.sql}` : compiled.sql;
+  try {
+    return await services.adapter.withConnection(async (conn) => {
+      await runHooks(services, conn, node, 'pre-hook', log);
+      let result: StepResult;
+      try {
+        if (materialized === 'view') result = await services.materializer.view(conn, relationRef(node), sql, log);
+        else if (materialized === 'table') result = await services.materializer.table(conn, relationRef(node), sql, log);
+        else {
+          throw new KilnError('compile', `materialization '${materialized}' is not available in this version of Kiln`, {
+            location: { file: node.originalFilePath },
+            node: node.uniqueId,
+            hint: 'Use view, table or ephemeral.',
+          });
+        }
+      } catch (e) {
+        throw asDatabaseError(e, node, statements[statements.length - 1], services, sql);
+      }
+      await runHooks(services, conn, node, 'post-hook', log);
+      return { ...result, compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
+    });
+  } finally {
+    if (statements.length) writeRunFile(services, node, statements);
+  }
+}
+
+/** Load a seed CSV into a fresh table and swap it in. */
+export async function executeSeed(services: ExecuteServices, node: SeedNode): Promise<ExecuteOutcome> {
+  const compileStartedAt = new Date().toISOString();
+  const delimiter = String(node.config.delimiter ?? ',');
+  const table = inspectSeed(node.absPath, node.originalFilePath, delimiter);
+  const overrides = (node.config.column_types as Record<string, string>) ?? {};
+  const lowerOverrides = new Map(Object.entries(overrides).map(([k, v]) => [k.toLowerCase(), v]));
+  for (const name of Object.keys(overrides)) {
+    if (!table.columns.some((c) => c.name.toLowerCase() === name.toLowerCase())) {
+      throw new KilnError('config', `column_types names '${name}', which is not a column of seed '${node.name}'`, {
+        location: { file: node.patchPath ?? node.originalFilePath },
+        hint: `Seed columns: ${table.columns.map((c) => c.name).join(', ')}.`,
+      });
+    }
+  }
+  const columns = table.columns.map((c) => ({
+    name: c.name,
+    nativeType: lowerOverrides.get(c.name.toLowerCase()) ?? services.adapter.seedType(c.type),
+  }));
+  const quoteColumns = node.config.quote_columns !== false;
+  const compileCompletedAt = new Date().toISOString();
+  const statements: string[] = [];
+  const log: SqlLog = (sql) => statements.push(sql);
+  try {
+    return await services.adapter.withConnection(async (conn) => {
+      await runHooks(services, conn, node, 'pre-hook', log);
+      let result: StepResult;
+      try {
+        result = await services.materializer.replace(conn, relationRef(node), 'table', async (tmp) => {
+          const create = services.adapter.ddl.createTable(tmp, columns.map((c) => ({ name: c.name, type: c.nativeType })), quoteColumns);
+          log(create);
+          await conn.execute(create);
+          log(`-- load ${node.originalFilePath} (${table.rowCount} rows)`);
+          const rows = await services.adapter.loadSeed(conn, tmp, { path: node.absPath, delimiter, columns, quoteColumns });
+          return { message: `INSERT ${rows}`, rowsAffected: rows };
+        }, log);
+      } catch (e) {
+        throw asDatabaseError(e, node, statements[statements.length - 1], services);
+      }
+      await runHooks(services, conn, node, 'post-hook', log);
+      return { ...result, compileStartedAt, compileCompletedAt };
+    });
+  } finally {
+    if (statements.length) writeRunFile(services, node, statements);
+  }
+}
+
+/** A warehouse error, naming the model, its compiled file and the line in it when the warehouse says. */
+export function asDatabaseError(e: unknown, node: SqlNode | SeedNode, statement: string | undefined, services: ExecuteServices, compiledSql?: string): KilnError {
+  if (e instanceof KilnError) return e;
+  const message = (e as Error).message ?? String(e);
+  const compiledPath = services.compiler.compiledPathFor(node);
+  const file = node.resourceType === 'seed' ? node.originalFilePath : compiledPath;
+  // The warehouse counts lines in the statement it got; the compiled SQL starts a few lines into it.
+  const lineMatch = /LINE (\d+):/.exec(message) ?? /at line (\d+)/i.exec(message);
+  let line: number | undefined;
+  if (lineMatch && node.resourceType !== 'seed' && statement && compiledSql) {
+    const at = statement.indexOf(compiledSql);
+    const offset = at >= 0 ? statement.slice(0, at).split('\n').length - 1 : 0;
+    line = Math.max(1, Number(lineMatch[1]) - offset);
+  }
+  const firstLine = message.split('\n').filter((l) => l.trim() && !/^LINE \d+:/.test(l)).join(' ').replace(/\s+/g, ' ');
+  return new KilnError('database', `${node.resourceType} '${node.name}' failed in ${services.adapter.type}: ${firstLine}`, {
+    location: { file, line },
+    node: node.uniqueId,
+    hint: node.resourceType === 'seed'
+      ? 'Check the CSV values against the column types (set column_types to override inference).'
+      : `Fix the model (${node.originalFilePath}); the SQL as sent is in ${compiledPath}.`,
+  });
+}

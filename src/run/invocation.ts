@@ -1,0 +1,166 @@
+/**
+ * One CLI invocation: load the project, resolve the target, parse, build the graph, select — then, for
+ * commands that need it, open the warehouse. Holds what the artifacts are written from.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Adapter, AdapterFactory, TargetConfig } from '../adapter.js';
+import { NodeCompiler } from '../compile/compileNode.js';
+import { parseProject, builtinMacroFiles, type ParsedProject, type TargetInfo } from '../compile/parse.js';
+import { ParseCache } from '../compile/parseCache.js';
+import { RelationCache } from '../compile/relationCache.js';
+import { KilnError } from '../errors.js';
+import { buildGraph, type ProjectGraph } from '../graph/dag.js';
+import { loadYamlSelectors, selectNodes, type SelectorDefinitions } from '../graph/selectors.js';
+import { loadProject, type Project } from '../project/loadProject.js';
+import type { ResourceType } from '../project/nodes.js';
+import { resolveTarget, type ResolvedTarget } from '../project/profiles.js';
+import { loadAdapterFactory } from '../registry.js';
+import { Materializer } from './materialize.js';
+import type { Reporter } from './reporter.js';
+import { Redactor } from './redact.js';
+
+export const KILN_VERSION = '0.1.0';
+
+export interface InvocationOptions {
+  command: string;
+  projectDir: string;
+  profilesDir?: string;
+  target?: string;
+  threads?: number;
+  vars: Record<string, unknown>;
+  fullRefresh: boolean;
+  failFast: boolean;
+  select: string[];
+  exclude: string[];
+  selector?: string;
+  reporter: Reporter;
+  /** Use and update target/kiln_parse_cache.json (on by default; --no-partial-parse turns it off). */
+  partialParse: boolean;
+}
+
+export interface Warehouse {
+  adapter: Adapter;
+  relations: RelationCache;
+  compiler: NodeCompiler;
+  materializer: Materializer;
+}
+
+export class Invocation {
+  readonly invocationId = randomUUID();
+  readonly startedAt = new Date();
+  warehouse?: Warehouse;
+  parseSeconds = 0;
+
+  private constructor(
+    readonly opts: InvocationOptions,
+    readonly project: Project,
+    readonly resolvedTarget: ResolvedTarget,
+    readonly targetConfig: TargetConfig,
+    readonly factory: AdapterFactory,
+    readonly target: TargetInfo,
+    readonly parsed: ParsedProject,
+    readonly graph: ProjectGraph,
+    readonly selectors: SelectorDefinitions,
+    readonly redactor: Redactor,
+  ) {}
+
+  get threads(): number {
+    return this.target.threads;
+  }
+
+  get targetDir(): string {
+    return join(this.project.dir, this.project.file.targetPath);
+  }
+
+  static async load(opts: InvocationOptions): Promise<Invocation> {
+    const started = performance.now();
+    const project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars });
+    const profileName = project.file.profile ?? project.name;
+    const resolved = resolveTarget({ profilesDir: opts.profilesDir, projectDir: project.dir, profileName, targetName: opts.target, cliVars: opts.vars });
+    const factory = await loadAdapterFactory(resolved.type, resolved.location);
+    const { type: _type, threads: rawThreads, ...fields } = resolved.fields;
+    void _type;
+    if (rawThreads !== undefined && (typeof rawThreads !== 'number' || !Number.isInteger(rawThreads) || rawThreads < 1)) {
+      throw new KilnError('config', `threads must be a positive whole number, not ${JSON.stringify(rawThreads)}`, { location: resolved.location });
+    }
+    const targetConfig = factory.validateTarget({ type: resolved.type, ...fields }, resolved.location, { dir: project.dir, name: project.name });
+    const redactor = new Redactor(targetConfig);
+    const threads = opts.threads ?? (rawThreads as number | undefined) ?? 4;
+    if (!Number.isInteger(threads) || threads < 1) throw new KilnError('usage', `--threads must be a positive whole number, not ${threads}`);
+    const target: TargetInfo = {
+      name: resolved.targetName,
+      type: resolved.type,
+      schema: targetConfig.schema,
+      database: targetConfig.database,
+      threads,
+      profileName: resolved.profileName,
+      fields: redactor.safeFields(targetConfig.fields),
+    };
+    const reporter = opts.reporter;
+    const cachePath = join(project.dir, project.file.targetPath, 'kiln_parse_cache.json');
+    const cache = opts.partialParse
+      ? ParseCache.open(cachePath, ParseCache.globalKey([
+        KILN_VERSION, project.file.yaml.data, [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]),
+        factory.type,
+      ]))
+      : undefined;
+    const parsed = parseProject({
+      project,
+      target,
+      adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])],
+      cache,
+      shared: {
+        invocationId: '',
+        runStartedAt: new Date(),
+        log: (level, message, node) => reporter.templateLog(level, redactor.scrub(message), node),
+        flags: { FULL_REFRESH: opts.fullRefresh, WHICH: opts.command, FAIL_FAST: opts.failFast },
+        env: process.env,
+        fullRefresh: opts.fullRefresh,
+      },
+    });
+    const graph = buildGraph(parsed);
+    cache?.save([...parsed.nodes.keys()]);
+    const selectors = loadYamlSelectors(project.selectorsYaml);
+    for (const w of project.diagnostics.warnings) reporter.warn(w);
+    const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor);
+    inv.parseSeconds = (performance.now() - started) / 1000;
+    if (cache) reporter.debug(`parse cache: ${cache.hits} hits, ${cache.misses} misses`);
+    return inv;
+  }
+
+  /** Selected node ids of the given resource types, in topological order. */
+  select(types: readonly ResourceType[]): string[] {
+    const selected = selectNodes(this.graph, this.selectors, {
+      select: this.opts.select,
+      exclude: this.opts.exclude,
+      selector: this.opts.selector,
+    });
+    return this.graph.topologicalOrder().filter((id) => selected.has(id) && types.includes(this.graph.node(id).resourceType));
+  }
+
+  async openWarehouse(): Promise<Warehouse> {
+    if (this.warehouse) return this.warehouse;
+    let adapter: Adapter;
+    try {
+      adapter = await this.factory.open(this.targetConfig, { threads: this.threads, projectDir: this.project.dir, projectName: this.project.name });
+    } catch (e) {
+      if (e instanceof KilnError) throw new KilnError(e.kind, this.redactor.scrub(e.message), { location: e.location ?? this.resolvedTarget.location, hint: e.hint });
+      throw new KilnError('database', `could not connect to the ${this.factory.type} target '${this.target.name}': ${this.redactor.scrub((e as Error).message)}`, {
+        location: this.resolvedTarget.location,
+        hint: 'Check the connection fields of this target in profiles.yml; `kiln debug` tests the connection.',
+      });
+    }
+    const relations = new RelationCache(adapter);
+    const compiler = new NodeCompiler(this.parsed, adapter, join(this.targetDir, 'compiled'), `${this.project.file.targetPath}/compiled`);
+    const shared = this.parsed.renderer.shared;
+    this.parsed.renderer.setShared({ ...shared, adapter, relations, renderer: adapter, invocationId: this.invocationId, runStartedAt: this.startedAt });
+    this.warehouse = { adapter, relations, compiler, materializer: new Materializer(adapter, relations) };
+    return this.warehouse;
+  }
+
+  async close(): Promise<void> {
+    if (this.warehouse) await this.warehouse.adapter.close();
+    this.warehouse = undefined;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * `kiln run`, `seed` and `build`: execute the selected nodes over the scheduler, with on-run-start and
+ * on-run-end hooks around them, then write run_results.json and manifest.json.
+ */
+import type { NodeIdentity } from '../compile/context.js';
+import { KilnError, errorMessage } from '../errors.js';
+import type { ResourceType, SeedNode, SqlNode } from '../project/nodes.js';
+import { writeManifest, writeRunResults } from './artifacts.js';
+import { executeModel, executeSeed, hookSql, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
+import type { Invocation } from './invocation.js';
+import type { NodeEventInfo } from './reporter.js';
+import type { NodeResult } from './results.js';
+import { schedule } from './scheduler.js';
+
+export interface RunSummary {
+  results: NodeResult[];
+  elapsedSeconds: number;
+  /** 0 when everything passed, 1 when any node errored. */
+  exitCode: number;
+}
+
+function describe(node: SqlNode | SeedNode): string {
+  const rel = `${node.relation.schema}.${node.relation.identifier}`;
+  if (node.resourceType === 'seed') return `seed file ${rel}`;
+  return `sql ${String(node.config.materialized)} model ${rel}`;
+}
+
+/** Run on-run-start / on-run-end hooks; `extra` adds variables such as `results`. */
+async function runProjectHooks(inv: Invocation, which: 'on-run-start' | 'on-run-end', extra: Record<string, unknown>): Promise<void> {
+  const hooks = which === 'on-run-start' ? inv.project.file.onRunStart : inv.project.file.onRunEnd;
+  const wh = inv.warehouse!;
+  for (const [i, hook] of hooks.entries()) {
+    const identity: NodeIdentity = {
+      uniqueId: `operation.${inv.project.name}.${inv.project.name}-${which}-${i}`,
+      name: `${inv.project.name}-${which}-${i}`, resourceType: 'operation', packageName: inv.project.name,
+      file: inv.project.file.file, fqn: [inv.project.name, 'hooks', `${inv.project.name}-${which}-${i}`],
+      rawCode: hookSql(hook), baseConfig: {}, extra,
+    };
+    const pseudo = { uniqueId: identity.uniqueId, name: identity.name, resourceType: 'model', packageName: inv.project.name, originalFilePath: inv.project.file.file } as SqlNode;
+    const sql = (await inv.parsed.renderer.renderString(hookSql(hook), identity, inv.warehouse!.compiler.resolversFor(pseudo), `${which} hook ${i + 1}`)).trim();
+    if (!sql) continue;
+    try {
+      await wh.adapter.withConnection((c) => c.execute(sql));
+    } catch (e) {
+      throw new KilnError('database', `${which} hook ${i + 1} failed: ${inv.redactor.scrub(errorMessage(e))}`, {
+        location: inv.project.file.yaml.locate([which, i]),
+        hint: 'Fix the hook in the project file.',
+      });
+    }
+    inv.opts.reporter.info(`${which} hook ${i + 1} of ${hooks.length}: OK`);
+  }
+}
+
+export async function runNodes(inv: Invocation, types: readonly ResourceType[]): Promise<RunSummary> {
+  const started = performance.now();
+  const reporter = inv.opts.reporter;
+  const ids = inv.select(types).filter((id) => {
+    const n = inv.graph.node(id);
+    return n.resourceType === 'seed' || (n.resourceType === 'model' && n.config.materialized !== 'ephemeral');
+  });
+  const selected = new Set(ids);
+  const wh = await inv.openWarehouse();
+  const services: ExecuteServices = { parsed: inv.parsed, adapter: wh.adapter, compiler: wh.compiler, materializer: wh.materializer, runDir: `${inv.targetDir}/run` };
+  const results = new Map<string, NodeResult>();
+  let started_count = 0;
+  const total = ids.length;
+  reporter.info(`Found ${summarizeProject(inv)}`);
+  if (total === 0) reporter.info('Nothing to do: the selection matched no models or seeds.');
+
+  await runProjectHooks(inv, 'on-run-start', {});
+
+  const eventFor = (id: string, index: number): NodeEventInfo => {
+    const node = inv.graph.node(id) as SqlNode | SeedNode;
+    return { index, total, node, description: describe(node) };
+  };
+
+  await schedule(inv.graph, selected, {
+    threads: inv.threads,
+    failFast: inv.opts.failFast,
+    onFailFast: () => {
+      void wh.adapter.cancelAll();
+    },
+    skip: (id, cause) => {
+      const node = inv.graph.node(id);
+      const causeNode = cause ? inv.graph.node(cause) : undefined;
+      const result: NodeResult = {
+        uniqueId: id, status: 'skipped',
+        message: causeNode ? `SKIP (upstream ${causeNode.name} failed)` : 'SKIP (stopped by --fail-fast)',
+        executionTime: 0, timing: [], adapterResponse: {}, failures: null, threadId: 'main',
+        relationName: wh.adapter.renderRelation(node.relation),
+      };
+      results.set(id, result);
+      reporter.nodeFinish(eventFor(id, 0), result);
+    },
+    run: async (id, thread) => {
+      const node = inv.graph.node(id) as SqlNode | SeedNode;
+      const event = eventFor(id, ++started_count);
+      reporter.nodeStart(event);
+      const t0 = performance.now();
+      const startedAt = new Date().toISOString();
+      let result: NodeResult;
+      try {
+        const outcome: ExecuteOutcome = node.resourceType === 'seed' ? await executeSeed(services, node) : await executeModel(services, node as SqlNode);
+        result = {
+          uniqueId: id, status: 'success', message: outcome.message,
+          executionTime: (performance.now() - t0) / 1000,
+          timing: [
+            { name: 'compile', startedAt: outcome.compileStartedAt, completedAt: outcome.compileCompletedAt },
+            { name: 'execute', startedAt: outcome.compileCompletedAt, completedAt: new Date().toISOString() },
+          ],
+          adapterResponse: { _message: outcome.message, rows_affected: outcome.rowsAffected },
+          failures: null, compiledCode: outcome.compiledCode, threadId: `Thread-${thread}`,
+          relationName: wh.adapter.renderRelation(node.relation),
+        };
+      } catch (e) {
+        const err = e instanceof KilnError ? e : new KilnError('runtime', errorMessage(e), { node: id });
+        result = {
+          uniqueId: id, status: 'error', message: inv.redactor.scrub(err.message),
+          executionTime: (performance.now() - t0) / 1000,
+          timing: [{ name: 'execute', startedAt, completedAt: new Date().toISOString() }],
+          adapterResponse: {}, failures: null, threadId: `Thread-${thread}`,
+          errorDetail: inv.redactor.scrub(err.format()),
+          relationName: wh.adapter.renderRelation(node.relation),
+        };
+      }
+      results.set(id, result);
+      reporter.nodeFinish(event, result);
+      return result.status === 'error' ? 'failed' : 'ok';
+    },
+  });
+
+  const ordered = ids.map((id) => results.get(id)!).filter(Boolean);
+  const hookResults = ordered.map((r) => ({ node: { unique_id: r.uniqueId, name: inv.graph.node(r.uniqueId).name }, status: r.status, message: r.message, execution_time: r.executionTime }));
+  const schemas = [...new Set(ids.map((id) => inv.graph.node(id).relation.schema))];
+  let hookError: KilnError | undefined;
+  try {
+    await runProjectHooks(inv, 'on-run-end', { results: hookResults, schemas, database_schemas: schemas.map((s) => [inv.target.database, s]) });
+  } catch (e) {
+    hookError = e instanceof KilnError ? e : new KilnError('runtime', errorMessage(e));
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  writeRunResults(inv, ordered, elapsed);
+  writeManifest(inv);
+  reporter.summary(ordered, elapsed);
+  if (hookError) throw hookError;
+  return { results: ordered, elapsedSeconds: elapsed, exitCode: ordered.some((r) => r.status === 'error') ? 1 : 0 };
+}
+
+export function summarizeProject(inv: Invocation): string {
+  const count = (t: string) => [...inv.parsed.nodes.values()].filter((n) => n.resourceType === t).length;
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  return [
+    plural(count('model'), 'model', 'models'),
+    plural(count('seed'), 'seed', 'seeds'),
+    plural(count('source'), 'source', 'sources'),
+    plural(count('analysis'), 'analysis', 'analyses'),
+    plural(inv.parsed.renderer.macros.allDefinitions().length, 'macro', 'macros'),
+  ].join(', ');
+}
