@@ -23,7 +23,7 @@ export class YamlFile {
 
   static parse(text: string, file: string): YamlFile {
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
       const err = doc.errors[0];
       const pos = err.linePos?.[0];
