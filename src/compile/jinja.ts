@@ -198,6 +198,12 @@ export function installJinjaSupport(): void {
       if (s !== undefined && typeof val === 'string' && Object.prototype.hasOwnProperty.call(STRING_METHODS, val)) {
         return (...args: unknown[]) => STRING_METHODS[val].apply(s, args);
       }
+      // Class instances (query results, relations) keep their own methods: the dict-method emulation
+      // (`values`, `items`, `get` …) is for plain mappings only.
+      if (obj !== null && typeof obj === 'object' && !Array.isArray(obj) && Object.getPrototypeOf(obj) !== Object.prototype && Object.getPrototypeOf(obj) !== null) {
+        const member = (obj as Record<string, unknown>)[val as string];
+        if (typeof member === 'function') return (member as (...a: unknown[]) => unknown).bind(obj);
+      }
     }
     return lookupAfterCompat.call(this, obj, val, ...rest);
   };

@@ -53,10 +53,77 @@ export class ProjectGraph {
     return this.walk(ids, (id) => this.children(id), depth);
   }
 
-  /** Every node id, parents before children (stable: ties keep file order). */
+  /**
+   * Every node id, parents before children. Ties go to the node found first (models by path, then
+   * seeds, sources), so runs with one thread are reproducible. Kahn's algorithm over a binary heap.
+   */
   topologicalOrder(): string[] {
-    if (!this.order) this.order = alg.topsort(this.graph) as string[];
-    return this.order;
+    if (this.order) return this.order;
+    const rank = new Map<string, number>();
+    let i = 0;
+    for (const id of this.nodes.keys()) rank.set(id, i++);
+    const indegree = new Map<string, number>();
+    const heap = new MinHeap<string>((a, b) => rank.get(a)! - rank.get(b)!);
+    for (const id of this.nodes.keys()) {
+      const d = this.parents(id).length;
+      indegree.set(id, d);
+      if (d === 0) heap.push(id);
+    }
+    const order: string[] = [];
+    while (heap.size > 0) {
+      const id = heap.pop()!;
+      order.push(id);
+      for (const child of this.children(id)) {
+        const d = indegree.get(child)! - 1;
+        indegree.set(child, d);
+        if (d === 0) heap.push(child);
+      }
+    }
+    return (this.order = order);
+  }
+}
+
+/** A binary min-heap: the scheduler's and topological sort's ready queue. */
+export class MinHeap<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly compare: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    const a = this.items;
+    a.push(item);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.compare(a[i], a[parent]) >= 0) break;
+      [a[i], a[parent]] = [a[parent], a[i]];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const a = this.items;
+    if (a.length === 0) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.compare(a[l], a[m]) < 0) m = l;
+        if (r < a.length && this.compare(a[r], a[m]) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
   }
 }
 

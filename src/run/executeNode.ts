@@ -159,7 +159,8 @@ export function asDatabaseError(e: unknown, node: SqlNode | SeedNode, statement:
     const offset = at >= 0 ? statement.slice(0, at).split('\n').length - 1 : 0;
     line = Math.max(1, Number(lineMatch[1]) - offset);
   }
-  const firstLine = message.split('\n').filter((l) => l.trim() && !/^LINE \d+:/.test(l)).join(' ').replace(/\s+/g, ' ');
+  // DuckDB/Postgres append "LINE n: <sql>" and a caret line; the position is reported as file:line instead.
+  const firstLine = message.split('\n').filter((l) => l.trim() && !/^LINE \d+:/.test(l) && !/^\s*\^\s*$/.test(l)).join(' ').replace(/\s+/g, ' ');
   return new KilnError('database', `${node.resourceType} '${node.name}' failed in ${services.adapter.type}: ${firstLine}`, {
     location: { file, line },
     node: node.uniqueId,

@@ -3,7 +3,7 @@
  * selected ancestor finishes (no level-by-level barriers). A failed node marks its descendants skipped while
  * independent branches continue; with fail-fast, the first failure stops everything.
  */
-import type { ProjectGraph } from '../graph/dag.js';
+import { MinHeap, type ProjectGraph } from '../graph/dag.js';
 
 export type Outcome = 'ok' | 'failed';
 
@@ -55,7 +55,8 @@ export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string
     }
   }
   // Ready nodes run in topological (file) order, so output is stable when threads=1.
-  const ready: string[] = order.filter((id) => waitingOn.get(id) === 0);
+  const ready = new MinHeap<string>((a, b) => position.get(a)! - position.get(b)!);
+  for (const id of order) if (waitingOn.get(id) === 0) ready.push(id);
   const done = new Set<string>();
   let stopped = false;
   let running = 0;
@@ -88,13 +89,7 @@ export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string
       for (const child of dependents.get(id) ?? []) {
         const left = waitingOn.get(child)! - 1;
         waitingOn.set(child, left);
-        if (left === 0 && !done.has(child)) {
-          // Keep the ready list sorted by topological position.
-          const pos = position.get(child)!;
-          let i = ready.length;
-          while (i > 0 && position.get(ready[i - 1])! > pos) i--;
-          ready.splice(i, 0, child);
-        }
+        if (left === 0 && !done.has(child)) ready.push(child);
       }
     }
     wakeAll();
@@ -103,7 +98,7 @@ export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string
   const worker = async (threadIndex: number) => {
     for (;;) {
       if (stopped) return;
-      const id = ready.shift();
+      const id = ready.pop();
       if (id === undefined) {
         if (running === 0) return;
         await new Promise<void>((r) => waiters.push(r));
