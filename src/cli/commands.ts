@@ -32,7 +32,7 @@ async function guarded(flags: GlobalFlags, body: () => Promise<number>): Promise
     return await body();
   } catch (e) {
     if (e instanceof KilnError) {
-      printFatal(flags.logFormat, e.format(), { kind: e.kind, file: e.location?.file, line: e.location?.line, column: e.location?.column, hint: e.hint, node: e.node });
+      printFatal(flags.logFormat, e);
       return e.exitCode;
     }
     throw e;

@@ -163,11 +163,10 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof KilnError) {
-      printFatal(format, e.format(), { kind: e.kind, file: e.location?.file, line: e.location?.line, column: e.location?.column, hint: e.hint, node: e.node });
+      printFatal(format, e);
       return e.exitCode;
     }
-    printFatal(format, `internal error: ${(e as Error).stack ?? String(e)}`, {});
-    process.stderr.write('This is a bug in Kiln; please report it with the command you ran.\n');
+    process.stderr.write(`internal error: ${(e as Error).stack ?? String(e)}\nThis is a bug in Kiln; please report it with the command you ran.\n`);
     return 3;
   }
 }

@@ -2,7 +2,7 @@
  * Output for people and for CI. The text reporter prints one line per node start/finish with index,
  * relation, status, rows and duration, then a summary; the JSON reporter prints one object per event.
  */
-import { formatWarning, type Warning } from '../errors.js';
+import { formatWarning, type KilnError, type Warning } from '../errors.js';
 import type { NodeEventInfo, Reporter } from '../run/reporter.js';
 import type { NodeResult } from '../run/results.js';
 
@@ -177,8 +177,13 @@ export class JsonReporter implements Reporter {
   }
 }
 
-/** Print a fatal error (config, compile, usage) in the chosen format. */
-export function printFatal(format: LogFormat, text: string, data: Record<string, unknown>, streams: OutputStreams = stdStreams): void {
-  if (format === 'json') streams.out(JSON.stringify({ ts: new Date().toISOString(), level: 'error', event: 'error', message: text, ...data }));
-  else streams.err(`${red('Error')}: ${text}`);
+/** Print a fatal error (config, compile, usage): formatted for people, or one JSON line with its parts. */
+export function printFatal(format: LogFormat, error: KilnError, streams: OutputStreams = stdStreams): void {
+  if (format === 'json') {
+    const loc = error.location;
+    streams.out(JSON.stringify({
+      ts: new Date().toISOString(), level: 'error', event: 'error', kind: error.kind, message: error.message,
+      file: loc?.file ?? null, line: loc?.line ?? null, column: loc?.column ?? null, hint: error.hint ?? null, node: error.node ?? null,
+    }));
+  } else streams.err(`${red('Error')}: ${error.format()}`);
 }
