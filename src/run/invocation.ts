@@ -125,7 +125,7 @@ export class Invocation {
     for (const w of project.diagnostics.warnings) reporter.warn(w);
     const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor);
     inv.parseSeconds = (performance.now() - started) / 1000;
-    if (cache) reporter.debug(`parse cache: ${cache.hits} hits, ${cache.misses} misses`);
+    if (cache) reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? "" : "s"}, ${cache.misses} miss${cache.misses === 1 ? "" : "es"}`);
     return inv;
   }
 
