@@ -16,6 +16,7 @@ import { placeholderToken, type Placeholder } from './placeholders.js';
 import { Relation, type RelationRenderer, type RelationType } from './relation.js';
 import type { RelationCache } from './relationCache.js';
 import { AgateTable } from './agate.js';
+import { Column } from './column.js';
 
 /** The `target` variable: the profile target's fields minus secrets, plus name/type/schema/database. */
 export type TargetContext = Record<string, unknown> & { name: string; type: string; schema: string; database?: string };
@@ -112,8 +113,9 @@ function placeholderRelation(token: string, guess: ResolvedRelation, record: Ren
     quote: () => self,
     incorporate: () => self,
     without_identifier: () => self,
+    get: (key: string, fallback: unknown = null) => (inspect(), key === 'metadata' ? { type: 'KilnRelation' } : fallback),
   };
-  for (const [k, v] of Object.entries({ database: guess.database, schema: guess.schema, identifier: guess.identifier, name: guess.identifier, table: guess.identifier, type: null, is_table: false, is_view: false, is_cte: false })) {
+  for (const [k, v] of Object.entries({ database: guess.database, schema: guess.schema, identifier: guess.identifier, name: guess.identifier, table: guess.identifier, type: null, is_table: false, is_view: false, is_cte: false, metadata: { type: 'KilnRelation' } })) {
     Object.defineProperty(self, k, { enumerable: true, get: () => (inspect(), v) });
   }
   return self;
@@ -287,10 +289,7 @@ export function buildContext(
     needsWarehouse(`get_columns:${String(relation)}`, async () => {
       const cols = await shared.adapter!.withConnection((c) =>
         shared.adapter!.getColumns(c, { database: relation.database, schema: relation.schema, identifier: relation.identifier }));
-      return cols.map((c) => ({
-        name: c.name, column: c.name, data_type: c.dataType, dtype: c.dataType,
-        quoted: shared.adapter!.quoteIdentifier(c.name),
-      }));
+      return cols.map((c) => new Column(c.name, c.dataType, (n) => shared.adapter!.quoteIdentifier(n)));
     }, []);
 
   const isIncremental = () => {
@@ -348,6 +347,8 @@ export function buildContext(
     run_query: runQuery,
     statement,
     load_result: loadResult,
+    load_relation: (relation: { database?: string; schema: string; identifier: string } | null) =>
+      relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null,
     log,
     print: (msg: unknown) => {
       bridge.once(() => shared.log('info', String(msg), node.uniqueId));

@@ -13,6 +13,9 @@ interface NunjucksRuntime {
   makeMacro: (argNames: string[], kwargNames: string[], func: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
   SafeString: new (s: string) => { val: string; toString(): string };
   kilnAdd?: (a: unknown, b: unknown) => unknown;
+  kilnTruthy?: (v: unknown) => boolean;
+  kilnOr?: (a: unknown, b: () => unknown) => unknown;
+  kilnAnd?: (a: unknown, b: () => unknown) => unknown;
   kilnSetAttr?: (obj: unknown, key: unknown, value: unknown) => void;
 }
 interface CompilerProto {
@@ -22,9 +25,13 @@ interface CompilerProto {
   _emit(s: string): void;
   _emitLine(s: string): void;
   _compileExpression(node: unknown, frame: unknown): void;
+  _getNodeName(node: unknown): string;
+  compilePair(node: { key: { typename?: string; value?: unknown }; value: unknown }, frame: unknown): void;
+  compileKeywordArgs(node: { children: { key: { typename?: string; value?: unknown }; value: unknown }[] }, frame: unknown): void;
 }
 
 const runtime = nunjucks.runtime as unknown as NunjucksRuntime;
+const nodes = (nunjucks as unknown as { nodes: { Not: { extend(name: string): new (lineno: number, colno: number, target: unknown) => { typename: string } } } }).nodes;
 const compilerModule = require('nunjucks/src/compiler') as { Compiler: { prototype: CompilerProto } };
 
 /** Thrown by `return(x)` and caught by the enclosing macro, which then returns `x` as Jinja does in dbt. */
@@ -167,6 +174,16 @@ const STRING_METHODS: Record<string, (this: string, ...args: unknown[]) => unkno
   removesuffix(p) { return this.endsWith(String(p)) && String(p) ? this.slice(0, -String(p).length) : this; },
 };
 
+/** Python truthiness: empty lists, dicts and strings, 0 and None are false (JS says `[]` is true). */
+export function pyTruthy(v: unknown): boolean {
+  if (!v) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (v instanceof runtime.SafeString) return v.val.length > 0;
+  if (v instanceof Map || v instanceof Set) return v.size > 0;
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.keys(v).length > 0;
+  return true;
+}
+
 /** `list + list` concatenates and `dict + …` is an error in Python; JS `+` would make "a,bc,d". */
 function kilnAdd(a: unknown, b: unknown): unknown {
   if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
@@ -220,6 +237,10 @@ export function installJinjaSupport(): void {
     });
 
   runtime.kilnAdd = kilnAdd;
+  runtime.kilnTruthy = pyTruthy;
+  // Python's `or`/`and` return an operand, chosen by Python truthiness; the right side stays lazy.
+  runtime.kilnOr = (a, b) => (pyTruthy(a) ? a : b());
+  runtime.kilnAnd = (a, b) => (pyTruthy(a) ? b() : a);
   runtime.kilnSetAttr = kilnSetAttr;
   const proto = compilerModule.Compiler.prototype;
   proto.compileAdd = function compileAdd(node: unknown, frame: unknown) {
@@ -229,6 +250,67 @@ export function installJinjaSupport(): void {
     this._emit(', ');
     this.compile(n.right, frame);
     this._emit(')');
+  };
+  // Nunjucks puts a called expression's source text into the generated JS as a string for error messages,
+  // escaping quotes but not newlines: `'multi\nline'.format(x)` (dbt_utils does this) broke compilation.
+  const getNodeName = proto._getNodeName;
+  proto._getNodeName = function nodeNameOnOneLine(node: unknown) {
+    return String(getNodeName.call(this, node)).replace(/\\/g, '/').replace(/[\r\n\u2028\u2029]+/g, ' ');
+  };
+  // Jinja dict keys are expressions (`{key.lower(): v}`, `{name: v}` looks `name` up); Nunjucks allows only
+  // string literals and takes a bare name as its own text. Non-literal keys become JS computed keys.
+  const compilePair = proto.compilePair;
+  proto.compilePair = function jinjaPair(node, frame) {
+    if (node.key.typename === 'Literal' && typeof node.key.value === 'string') {
+      compilePair.call(this, node, frame);
+      return;
+    }
+    this._emit('[');
+    this._compileExpression(node.key, frame);
+    this._emit(']: ');
+    this._compileExpression(node.value, frame);
+  };
+  // Conditions use Python truthiness: `{% if [] %}` is false in Jinja. KilnTruthy is a Not subclass so
+  // the compiler's node-type checks accept it.
+  const Truthy = nodes.Not.extend('KilnTruthy');
+  const truthy = (cond: { lineno: number; colno: number; typename?: string }) =>
+    cond.typename === 'KilnTruthy' ? cond : new Truthy(cond.lineno, cond.colno, cond);
+  const ext = proto as unknown as Record<string, (this: CompilerProto, node: Record<string, never>, frame: unknown, ...rest: unknown[]) => void>;
+  ext.compileKilnTruthy = function compileTruthy(node, frame) {
+    this._emit('runtime.kilnTruthy(');
+    this.compile(node.target, frame);
+    this._emit(')');
+  };
+  ext.compileNot = function compileNot(node, frame) {
+    this._emit('!runtime.kilnTruthy(');
+    this.compile(node.target, frame);
+    this._emit(')');
+  };
+  for (const [method, helper] of [['compileOr', 'kilnOr'], ['compileAnd', 'kilnAnd']] as const) {
+    ext[method] = function lazyBoolOp(node, frame) {
+      this._emit(`runtime.${helper}(`);
+      this.compile(node.left, frame);
+      this._emit(', () => (');
+      this.compile(node.right, frame);
+      this._emit('))');
+    };
+  }
+  for (const method of ['compileIf', 'compileInlineIf'] as const) {
+    const original = ext[method];
+    ext[method] = function pythonCondition(node, frame, ...rest) {
+      (node as unknown as { cond: unknown }).cond = truthy(node.cond as never);
+      original.call(this, node, frame, ...rest);
+    };
+  }
+
+  // Keyword arguments (`f(a=1)`) are Dict nodes too, but there the bare name is the parameter name.
+  proto.compileKeywordArgs = function keywordArgs(node, frame) {
+    this._emit('runtime.makeKeywordArgs({');
+    node.children.forEach((pair, i) => {
+      if (i > 0) this._emit(',');
+      compilePair.call(this, pair, frame);
+    });
+    this._emit('})');
   };
   const compileSet = proto.compileSet;
   proto.compileSet = function patchedSet(node, frame) {

@@ -181,8 +181,10 @@ export class MacroRegistry {
     } catch (e) {
       throw translateTemplateError(e, file.path, 'macro file');
     }
-    const exported = context.getExported();
-    this.compiled.set(file, exported);
-    return exported;
+    // fileLocals holds every top-level definition; getExported() would leave out `_private` macros,
+    // which dbt packages call across files (dbt_utils._is_relation).
+    void context;
+    this.compiled.set(file, fileLocals);
+    return fileLocals;
   }
 }

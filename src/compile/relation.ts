@@ -28,6 +28,14 @@ export class Relation {
     return new Relation(rel.database, rel.schema, rel.identifier, type, renderer);
   }
 
+  /** dbt packages test `obj.get('metadata', {}).get('type', '').endswith('Relation')` to spot relations. */
+  readonly metadata = { type: 'KilnRelation' };
+
+  get(key: string, fallback: unknown = null): unknown {
+    const v = (this as unknown as Record<string, unknown>)[key];
+    return v === undefined ? fallback : v;
+  }
+
   get name() { return this.identifier; }
   get table() { return this.identifier; }
   get is_table() { return this.type === 'table'; }
