@@ -41,7 +41,8 @@ export function parseCriterion(text: string): Criterion {
     });
   }
   const [, at, parentOp, parentDepth, body, childOp, childDepth] = m;
-  if (at && parentOp) throw new KilnError('usage', `'@' and a leading '+' cannot be combined in '${text}'`);
+  // dbt: the '@' prefix and a '+' suffix are incompatible ('@' already takes all descendants); '@+x' is allowed.
+  if (at && childOp) throw new KilnError('usage', `'@' and a trailing '+' cannot be combined in '${text}'`);
   let method: string;
   let value: string;
   const colon = body.indexOf(':');
@@ -50,7 +51,8 @@ export function parseCriterion(text: string): Criterion {
     value = body.slice(colon + 1);
   } else {
     value = body;
-    method = value.includes('/') || value.includes('\\') || value.endsWith('.sql') || value.endsWith('.csv') ? 'path' : 'fqn';
+    // As dbt: a path if it has a folder separator, a file name if it ends in .sql/.py/.csv, else an fqn.
+    method = value.includes('/') || value.includes('\\') ? 'path' : /\.(sql|py|csv)$/i.test(value) ? 'file' : 'fqn';
   }
   const base = method.split('.')[0];
   if (!METHODS.includes(base)) {
@@ -101,8 +103,9 @@ function fqnMatches(fqn: readonly string[], selector: string): boolean {
     const parts = selector.split('.');
     if (flat.length < parts.length) return false;
     for (let i = 0; i < parts.length; i++) {
-      if (parts[i] === '*') return true;
-      if (!partMatches(parts[i], flat[i])) return false;
+      // From the first part with a wildcard on, the rest of the selector globs the rest of the fqn.
+      if (/[*?[\]]/.test(parts[i])) return globToRegex(parts.slice(i).join('.')).test(flat.slice(i).join('.'));
+      if (parts[i] !== flat[i]) return false;
     }
     return true;
   };
@@ -116,6 +119,28 @@ function configValueMatches(actual: unknown, wanted: string): boolean {
   return partMatches(wanted, String(actual));
 }
 
+/** A path glob as Python's Path.glob reads it (dbt's path method): `*`, `?` and `[..]` stay within one
+ * folder, a `**` segment spans any number of folders; a match on a folder selects everything under it. */
+function pathGlobToRegex(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    const wholeSegment = (i === 0 || glob[i - 1] === '/') && glob[i + 1] === '*' && (i + 2 === glob.length || glob[i + 2] === '/');
+    if (c === '*' && wholeSegment) {
+      re += i + 2 === glob.length ? '.*' : '(?:[^/]+/)*';
+      i += i + 2 === glob.length ? 1 : 2;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[' && glob.indexOf(']', i + 2) > i) {
+      const end = glob.indexOf(']', i + 2);
+      const cls = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
+      re += cls.startsWith('!') ? `[^${cls.slice(1)}]` : `[${cls}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}(?:/.*)?$`);
+}
+
 function normalizePath(p: string): string {
   return p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
 }
@@ -125,7 +150,7 @@ export function nodeMatches(node: GraphNode, method: string, value: string): boo
   const [base, ...keyParts] = method.split('.');
   switch (base) {
     case 'fqn':
-      return fqnMatches(node.fqn, value);
+      return node.resourceType !== 'source' && fqnMatches(node.fqn, value); // dbt: sources are selected by source:, not by name
     case 'unique_id':
       return partMatches(value, node.uniqueId);
     case 'tag':
@@ -141,7 +166,7 @@ export function nodeMatches(node: GraphNode, method: string, value: string): boo
     case 'path': {
       const p = normalizePath(value);
       const file = normalizePath(node.originalFilePath);
-      if (/[*?[]/.test(p)) return globToRegex(p).test(file);
+      if (/[*?[]/.test(p)) return pathGlobToRegex(p).test(file);
       return file === p || file.startsWith(`${p}/`);
     }
     case 'config': {
@@ -281,6 +306,12 @@ function parseYamlDefinition(def: unknown, yaml: YamlFile, path: (string | numbe
     if (!METHODS.includes(base)) {
       throw new KilnError('config', `unknown selection method '${def.method}'`, { location: yaml.locate([...path, 'method']), hint: didYouMean(base, METHODS) });
     }
+    if (def.childrens_parents === true && def.children === true) {
+      throw new KilnError('config', "'childrens_parents' and 'children' cannot be combined", {
+        location: yaml.locate(path),
+        hint: "childrens_parents already selects every descendant; drop 'children'.",
+      });
+    }
     const criterion: SelectionSpec = {
       kind: 'criterion',
       criterion: {
@@ -322,7 +353,8 @@ export function selectNodes(graph: ProjectGraph, defs: SelectorDefinitions, req:
     include = { kind: 'criterion', criterion: { method: 'selector', value: req.selector, parents: false, children: false, childrensParents: false } };
   } else {
     include = parseSelectArgs(req.select);
-    if (!include) {
+    // dbt uses the default selector only for an "unqualified" command: --exclude alone means all nodes but those.
+    if (!include && parseSelectArgs(req.exclude) === undefined) {
       const defaults = [...defs.named.entries()].filter(([, d]) => d.default);
       if (defaults.length > 1) throw new KilnError('config', `more than one selector is marked default: ${defaults.map(([n]) => n).join(', ')}`);
       if (defaults.length === 1) include = defaults[0][1].spec;
