@@ -29,7 +29,7 @@ export interface RelationRef {
   identifier: string;
 }
 
-export type RelationKind = 'table' | 'view' | 'materialized_view' | 'external';
+export type RelationKind = 'table' | 'view' | 'materialized_view' | 'external' | 'dynamic_table';
 
 export interface RelationInfo extends RelationRef {
   kind: RelationKind;
@@ -41,24 +41,38 @@ export interface ColumnInfo {
   dataType: string;
 }
 
-/** What one statement returned. `rows` are plain JS values (numbers, strings, booleans, Dates, null). */
-export interface QueryResult {
-  columns: ColumnInfo[];
-  rows: Record<string, unknown>[];
-  /** Rows inserted/updated/deleted when the warehouse reports it. */
-  rowsAffected?: number;
+/**
+ * What the warehouse said about a statement, in dbt's run_results `adapter_response` terms: a message,
+ * rows affected, the warehouse's query/job id, and extras such as `bytes_processed`, `bytes_billed`,
+ * `slot_ms` (BigQuery) or `rows_inserted` (Snowflake), spelled as dbt spells them.
+ */
+export interface AdapterResponse {
   /** Short response text in the warehouse's words: `OK`, `INSERT 0 5`, `CREATE VIEW` … */
   message: string;
-  /** Extra per-statement metadata adapters report (bytes billed, query id …). */
-  meta?: Record<string, string | number>;
+  code?: string;
+  rowsAffected?: number;
+  queryId?: string;
+  extra?: Record<string, string | number | null>;
+}
+
+/** What one statement returned. `rows` are plain JS values (numbers, strings, booleans, Dates, null). */
+export interface QueryResult extends AdapterResponse {
+  columns: ColumnInfo[];
+  rows: Record<string, unknown>[];
 }
 
 export interface ExecuteOptions {
   /** Values bound as parameters ($1, ? … as the adapter's dialect writes placeholders). */
   params?: readonly unknown[];
+  /** At most this many rows are fetched (`kiln show`); the adapter may push it to the warehouse. */
+  limit?: number;
 }
 
-/** One session with the warehouse. Statements on one connection run in order; transactions are per connection. */
+/**
+ * One session with the warehouse. Statements on one connection run in order; transactions are per
+ * connection. `sql` may hold several statements (hooks do); an adapter whose driver runs one at a time
+ * splits them and returns the last result.
+ */
 export interface Connection {
   execute(sql: string, opts?: ExecuteOptions): Promise<QueryResult>;
 }
@@ -66,36 +80,63 @@ export interface Connection {
 /** The portable column types Kiln infers for seed CSVs; adapters map them to native names. */
 export type SeedColumnType = 'integer' | 'number' | 'boolean' | 'date' | 'timestamp' | 'text';
 
+/** What a seed column holds, for adapters that size types (Redshift `varchar(n)`). */
+export interface SeedColumnStats {
+  /** Longest value in UTF-8 bytes. */
+  maxByteLength: number;
+  /** Most digits after the decimal point. */
+  maxScale: number;
+}
+
 /** One seed file ready to load: resolved column names and native types. */
 export interface SeedLoad {
   path: string;
   delimiter: string;
-  columns: { name: string; nativeType: string }[];
+  rowCount: number;
+  columns: { name: string; type: SeedColumnType; nativeType: string }[];
   /** Whether the column names are to be quoted in DDL (dbt's `quote_columns`). */
   quoteColumns: boolean;
 }
 
+/** Which parts of a relation name are quoted (dbt's `quoting:` config). */
+export interface QuotePolicy {
+  database: boolean;
+  schema: boolean;
+  identifier: boolean;
+}
+
 /** What an adapter can and cannot do; the engine picks strategies from these, never from `type`. */
 export interface AdapterCapabilities {
-  /** DDL (create/rename/drop) can run inside a transaction and roll back. */
+  /** DDL (create/rename/drop) can run inside a transaction and roll back (DuckDB, Postgres, Redshift). */
   transactionalDdl: boolean;
-  /** Longest identifier the warehouse accepts, checked at compile time. */
-  maxIdentifierLength?: number;
+  /**
+   * Kinds the warehouse replaces atomically with `create or replace … as` (Snowflake, BigQuery). Where a
+   * kind is listed and DDL is not transactional, the engine replaces in place instead of swapping names.
+   */
+  createOrReplace: ReadonlySet<RelationKind>;
+  /** Kinds that can be renamed (BigQuery cannot rename views; Redshift cannot rename materialized views). */
+  renameable: ReadonlySet<RelationKind>;
+  /** `drop … cascade` also drops dependent views (Postgres, Redshift): caches must forget the schema. */
+  dropCascadesToDependents: boolean;
+  /** Longest identifier the warehouse accepts (Postgres 63, Redshift 127); temporary names stay within it. */
+  maxIdentifierLength: number;
 }
 
 /** Dialect DDL text. Each method returns one statement; the engine decides order and transactions. */
 export interface DdlDialect {
   createSchema(database: string | undefined, schema: string): string;
-  createTableAs(rel: RelationRef, selectSql: string): string;
-  createViewAs(rel: RelationRef, selectSql: string): string;
+  /** `sqlHeader` (dbt's sql_header config) goes before the statement, not inside the select. */
+  createTableAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string }): string;
+  createViewAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string }): string;
   /** Create an empty table with explicit columns (seeds). */
   createTable(rel: RelationRef, columns: { name: string; type: string }[], quoteColumns: boolean): string;
   dropRelation(rel: RelationRef, kind: RelationKind): string;
-  /** Rename within the same schema: `from` keeps its schema, the new name is `toIdentifier`. */
-  renameRelation(from: RelationRef, kind: RelationKind, toIdentifier: string): string;
-  begin(): string;
-  commit(): string;
-  rollback(): string;
+  /** Rename `from` to `to` (same database and schema); adapters write `to` bare or qualified as their SQL needs. */
+  renameRelation(from: RelationRef, kind: RelationKind, to: RelationRef): string;
+  /** Transaction statements; present exactly when `capabilities.transactionalDdl`. */
+  begin?(): string;
+  commit?(): string;
+  rollback?(): string;
 }
 
 export interface Adapter {
@@ -117,7 +158,7 @@ export interface Adapter {
   quoteIdentifier(name: string): string;
   /** Fold an unquoted identifier the way the warehouse does (Snowflake upper-cases; most leave it). */
   normalizeIdentifier(name: string): string;
-  /** Render a relation as SQL text, every part quoted: `"db"."schema"."table"`. */
+  /** Render a relation as SQL text with the parts its quote policy quotes: `"db"."schema"."table"`. */
   renderRelation(rel: RelationRef): string;
 
   /** Relations in one schema, with their kind. An unknown schema yields an empty list. */
@@ -125,10 +166,15 @@ export interface Adapter {
   /** Columns of one relation in order; empty when it does not exist. */
   getColumns(conn: Connection, rel: RelationRef): Promise<ColumnInfo[]>;
 
-  /** Native type for a portable seed type. */
-  seedType(type: SeedColumnType): string;
-  /** Bulk-load a CSV into an existing empty table (DuckDB reads it natively, Postgres uses COPY …). Returns rows loaded. */
-  loadSeed(conn: Connection, rel: RelationRef, seed: SeedLoad): Promise<number>;
+  /** Native type for a portable seed type; `stats` lets an adapter size it. */
+  seedType(type: SeedColumnType, stats: SeedColumnStats): string;
+  /** Whether seed column names are quoted when the project does not say (dbt: true, Snowflake: false). */
+  readonly quoteSeedColumnsByDefault: boolean;
+  /**
+   * Bulk-load a CSV into an existing empty table (DuckDB reads it natively, Postgres uses COPY, BigQuery a
+   * load job). Values never pass through SQL text.
+   */
+  loadSeed(conn: Connection, rel: RelationRef, seed: SeedLoad): Promise<AdapterResponse>;
 }
 
 /** A validated target: adapter-specific fields plus the common ones every adapter has. */

@@ -22,6 +22,7 @@ const KIND_KEYWORD: Record<RelationKind, string> = {
   view: 'view',
   materialized_view: 'view',
   external: 'table',
+  dynamic_table: 'table',
 };
 
 export const duckdbDdl: DdlDialect = {
@@ -29,11 +30,13 @@ export const duckdbDdl: DdlDialect = {
     const name = [database, schema].filter((p): p is string => !!p).map(quoteDuckdbIdentifier).join('.');
     return `create schema if not exists ${name}`;
   },
-  createTableAs(rel, selectSql) {
-    return `create table ${renderDuckdbRelation(rel)} as (\n${selectSql}\n)`;
+  createTableAs(rel, selectSql, opts) {
+    const head = opts.sqlHeader ? `${opts.sqlHeader.trim()};\n` : '';
+    return `${head}create ${opts.replace ? 'or replace ' : ''}table ${renderDuckdbRelation(rel)} as (\n${selectSql}\n)`;
   },
-  createViewAs(rel, selectSql) {
-    return `create view ${renderDuckdbRelation(rel)} as (\n${selectSql}\n)`;
+  createViewAs(rel, selectSql, opts) {
+    const head = opts.sqlHeader ? `${opts.sqlHeader.trim()};\n` : '';
+    return `${head}create ${opts.replace ? 'or replace ' : ''}view ${renderDuckdbRelation(rel)} as (\n${selectSql}\n)`;
   },
   createTable(rel, columns, quoteColumns) {
     const cols = columns.map((c) => `${quoteColumns ? quoteDuckdbIdentifier(c.name) : c.name} ${c.type}`);
@@ -42,8 +45,8 @@ export const duckdbDdl: DdlDialect = {
   dropRelation(rel, kind) {
     return `drop ${KIND_KEYWORD[kind]} if exists ${renderDuckdbRelation(rel)} cascade`;
   },
-  renameRelation(from, kind, toIdentifier) {
-    return `alter ${KIND_KEYWORD[kind]} ${renderDuckdbRelation(from)} rename to ${quoteDuckdbIdentifier(toIdentifier)}`;
+  renameRelation(from, kind, to) {
+    return `alter ${KIND_KEYWORD[kind]} ${renderDuckdbRelation(from)} rename to ${quoteDuckdbIdentifier(to.identifier)}`;
   },
   begin: () => 'begin transaction',
   commit: () => 'commit',

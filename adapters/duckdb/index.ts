@@ -89,7 +89,15 @@ export const duckdbAdapterFactory: AdapterFactory = {
 
 class DuckDBAdapter implements Adapter {
   readonly type = 'duckdb';
-  readonly capabilities = { transactionalDdl: true };
+  readonly capabilities = {
+    transactionalDdl: true,
+    createOrReplace: new Set(['table', 'view'] as const),
+    renameable: new Set(['table', 'view'] as const),
+    dropCascadesToDependents: false,
+    // DuckDB has no identifier limit worth the name; keep temporary names readable.
+    maxIdentifierLength: 255,
+  };
+  readonly quoteSeedColumnsByDefault = true;
   readonly ddl = duckdbDdl;
 
   constructor(

@@ -5,10 +5,10 @@
  * @example
  * await loadDuckdbSeed(conn, rel, { path: 'seeds/orders.csv', delimiter: ',', columns, quoteColumns: true })
  */
-import type { Connection, RelationRef, SeedLoad } from '../../src/adapter.js';
+import type { AdapterResponse, Connection, RelationRef, SeedLoad } from '../../src/adapter.js';
 import { renderDuckdbRelation } from './ddl.js';
 
-export async function loadDuckdbSeed(conn: Connection, rel: RelationRef, seed: SeedLoad): Promise<number> {
+export async function loadDuckdbSeed(conn: Connection, rel: RelationRef, seed: SeedLoad): Promise<AdapterResponse> {
   // read_csv's arguments must be constants, not parameters; the path and delimiter are escaped as literals.
   const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
   const columnSpec = seed.columns.map((c) => `${literal(c.name)}: ${literal(c.nativeType)}`).join(', ');
@@ -17,5 +17,5 @@ export async function loadDuckdbSeed(conn: Connection, rel: RelationRef, seed: S
     `header = true, delim = ${literal(seed.delimiter)}, quote = '"', escape = '"', ` +
     `columns = {${columnSpec}}, auto_detect = false, null_padding = false)`;
   const res = await conn.execute(sql);
-  return res.rowsAffected ?? 0;
+  return { message: `INSERT ${res.rowsAffected ?? 0}`, rowsAffected: res.rowsAffected ?? 0 };
 }

@@ -72,14 +72,14 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
   }
   const statements: string[] = [];
   const log: SqlLog = (sql) => statements.push(sql);
-  const sql = compiled.sqlHeader ? `${compiled.sqlHeader}\n${compiled.sql}` : compiled.sql;
+  const sql = compiled.sql;
   try {
     return await services.adapter.withConnection(async (conn) => {
       await runHooks(services, conn, node, 'pre-hook', log);
       let result: StepResult;
       try {
-        if (materialized === 'view') result = await services.materializer.view(conn, relationRef(node), sql, log);
-        else if (materialized === 'table') result = await services.materializer.table(conn, relationRef(node), sql, log);
+        if (materialized === 'view') result = await services.materializer.view(conn, relationRef(node), sql, compiled.sqlHeader, log);
+        else if (materialized === 'table') result = await services.materializer.table(conn, relationRef(node), sql, compiled.sqlHeader, log);
         else {
           throw new KilnError('compile', `materialization '${materialized}' is not available in this version of Kiln`, {
             location: { file: node.originalFilePath },
@@ -115,9 +115,10 @@ export async function executeSeed(services: ExecuteServices, node: SeedNode): Pr
   }
   const columns = table.columns.map((c) => ({
     name: c.name,
-    nativeType: lowerOverrides.get(c.name.toLowerCase()) ?? services.adapter.seedType(c.type),
+    type: c.type,
+    nativeType: lowerOverrides.get(c.name.toLowerCase()) ?? services.adapter.seedType(c.type, c.stats),
   }));
-  const quoteColumns = node.config.quote_columns !== false;
+  const quoteColumns = typeof node.config.quote_columns === 'boolean' ? node.config.quote_columns : services.adapter.quoteSeedColumnsByDefault;
   const compileCompletedAt = new Date().toISOString();
   const statements: string[] = [];
   const log: SqlLog = (sql) => statements.push(sql);
@@ -126,13 +127,16 @@ export async function executeSeed(services: ExecuteServices, node: SeedNode): Pr
       await runHooks(services, conn, node, 'pre-hook', log);
       let result: StepResult;
       try {
-        result = await services.materializer.replace(conn, relationRef(node), 'table', async (tmp) => {
-          const create = services.adapter.ddl.createTable(tmp, columns.map((c) => ({ name: c.name, type: c.nativeType })), quoteColumns);
-          log(create);
-          await conn.execute(create);
-          log(`-- load ${node.originalFilePath} (${table.rowCount} rows)`);
-          const rows = await services.adapter.loadSeed(conn, tmp, { path: node.absPath, delimiter, columns, quoteColumns });
-          return { message: `INSERT ${rows}`, rowsAffected: rows };
+        result = await services.materializer.replace(conn, relationRef(node), {
+          kind: 'table',
+          singleStatement: false,
+          build: async (rel) => {
+            const create = services.adapter.ddl.createTable(rel, columns.map((c) => ({ name: c.name, type: c.nativeType })), quoteColumns);
+            log(create);
+            await conn.execute(create);
+            log(`-- load ${node.originalFilePath} (${table.rowCount} rows)`);
+            return services.adapter.loadSeed(conn, rel, { path: node.absPath, delimiter, rowCount: table.rowCount, columns, quoteColumns });
+          },
         }, log);
       } catch (e) {
         throw asDatabaseError(e, node, statements[statements.length - 1], services);

@@ -1,127 +1,199 @@
 /**
- * Materializations, written once for every adapter: view, table and seed. A relation is built under a
- * temporary name and swapped in (rename old → backup, new → target, drop backup) inside one transaction
- * where the adapter has transactional DDL, so a failure at any step leaves the previous relation in place.
+ * Replacing a relation, written once for every adapter and chosen by capabilities:
+ *
+ * - swap (DuckDB, Postgres, Redshift): build under a temporary name, then in one transaction rename the old
+ *   relation to a backup and the new one into place; drop the backup after commit. A failure at any step
+ *   leaves the previous relation. Without transactional DDL the swap restores the backup by hand.
+ * - replace in place (Snowflake, BigQuery): `create or replace … as`, which those warehouses do atomically.
+ *
+ * Temporary names stay within the warehouse's identifier limit.
  */
-import type { Adapter, Connection, RelationKind, RelationRef } from '../adapter.js';
+import { createHash } from 'node:crypto';
+import type { Adapter, AdapterResponse, Connection, RelationKind, RelationRef } from '../adapter.js';
 import type { RelationCache } from '../compile/relationCache.js';
 
-export interface StepResult {
-  message: string;
-  rowsAffected?: number;
-}
+export type StepResult = AdapterResponse;
 
 export const TMP_SUFFIX = '__kiln_tmp';
 export const BACKUP_SUFFIX = '__kiln_backup';
 
-function withSuffix(rel: RelationRef, suffix: string): RelationRef {
-  return { ...rel, identifier: `${rel.identifier}${suffix}` };
+/** `<identifier><suffix>`, shortened with a hash when the warehouse's identifier limit requires. */
+export function suffixedName(identifier: string, suffix: string, maxLength: number): string {
+  const full = `${identifier}${suffix}`;
+  if (full.length <= maxLength) return full;
+  const hash = createHash('sha1').update(identifier).digest('hex').slice(0, 8);
+  return `${identifier.slice(0, Math.max(1, maxLength - suffix.length - hash.length - 1))}_${hash}${suffix}`;
 }
 
 /** Log of the SQL a materialization ran, for target/run/. */
 export type SqlLog = (sql: string) => void;
 
+/**
+ * How to create the new relation at a given name. `replace` asks for `create or replace` (in-place
+ * strategy). A multi-statement build (seeds: create, then load) cannot replace in place.
+ */
+export interface BuildSpec {
+  kind: RelationKind;
+  singleStatement: boolean;
+  build: (rel: RelationRef, replace: boolean) => Promise<StepResult>;
+}
+
 export class Materializer {
+  private readonly schemas = new Map<string, Promise<void>>();
+
   constructor(
     private readonly adapter: Adapter,
     private readonly relations: RelationCache,
   ) {}
 
-  private readonly schemas = new Map<string, Promise<void>>();
+  private async run(conn: Connection, sql: string, log: SqlLog): Promise<void> {
+    log(sql);
+    await conn.execute(sql);
+  }
 
   /** Create the schema once per run; concurrent nodes in one schema share the one statement. */
   ensureSchema(conn: Connection, rel: RelationRef, log: SqlLog): Promise<void> {
-    const key = `${rel.database ?? ''}.${rel.schema}`.toLowerCase();
+    const key = `${rel.database ?? ''}\0${rel.schema}`;
     let done = this.schemas.get(key);
     if (!done) {
-      const sql = this.adapter.ddl.createSchema(rel.database, rel.schema);
-      log(sql);
-      done = conn.execute(sql).then(() => undefined);
+      done = this.run(conn, this.adapter.ddl.createSchema(rel.database, rel.schema), log);
       done.catch(() => this.schemas.delete(key));
       this.schemas.set(key, done);
     }
     return done;
   }
 
-  private async dropIfExists(conn: Connection, rel: RelationRef, log: SqlLog): Promise<void> {
-    const existing = await this.relations.get(rel, conn);
-    if (!existing) return;
-    const sql = this.adapter.ddl.dropRelation(rel, existing.kind);
-    log(sql);
-    await conn.execute(sql);
-    await this.relations.dropped(rel);
+  private async drop(conn: Connection, rel: RelationRef, kind: RelationKind, log: SqlLog): Promise<void> {
+    await this.run(conn, this.adapter.ddl.dropRelation(rel, kind), log);
+    if (this.adapter.capabilities.dropCascadesToDependents) this.relations.invalidate(rel.database, rel.schema);
+    else await this.relations.dropped(rel);
   }
 
-  /**
-   * Build `kind` at `target` with `build(tmpRelation)` and swap it in atomically. `build` runs the
-   * statements that create the temporary relation and returns what to report.
-   */
-  async replace(
-    conn: Connection,
-    target: RelationRef,
-    kind: RelationKind,
-    build: (tmp: RelationRef) => Promise<StepResult>,
-    log: SqlLog,
-  ): Promise<StepResult> {
-    const ddl = this.adapter.ddl;
-    const tmp = withSuffix(target, TMP_SUFFIX);
-    const backup = withSuffix(target, BACKUP_SUFFIX);
-    await this.ensureSchema(conn, target, log);
-    await this.dropIfExists(conn, tmp, log);
-    await this.dropIfExists(conn, backup, log);
-    const result = await build(tmp);
-    await this.relations.added(tmp, kind);
+  private async dropIfExists(conn: Connection, rel: RelationRef, log: SqlLog): Promise<void> {
+    const existing = await this.relations.get(rel, conn);
+    if (existing) await this.drop(conn, rel, existing.kind, log);
+  }
 
+  private named(target: RelationRef, suffix: string): RelationRef {
+    return { ...target, identifier: suffixedName(target.identifier, suffix, this.adapter.capabilities.maxIdentifierLength) };
+  }
+
+  /** Build `spec.kind` at `target`, leaving the previous relation in place if anything fails. */
+  async replace(conn: Connection, target: RelationRef, spec: BuildSpec, log: SqlLog): Promise<StepResult> {
+    const caps = this.adapter.capabilities;
+    await this.ensureSchema(conn, target, log);
     const existing = await this.relations.get(target, conn);
-    const run = async (sql: string) => {
-      log(sql);
-      await conn.execute(sql);
-    };
-    const transactional = this.adapter.capabilities.transactionalDdl;
-    if (transactional) await run(ddl.begin());
-    try {
-      if (existing) await run(ddl.renameRelation(target, existing.kind, backup.identifier));
-      await run(ddl.renameRelation(tmp, kind, target.identifier));
-      if (existing) await run(ddl.dropRelation(backup, existing.kind));
-      if (transactional) await run(ddl.commit());
-    } catch (e) {
-      if (transactional) {
-        try {
-          await run(ddl.rollback());
-        } catch {
-          // the original error is the one to report
-        }
-      }
-      this.relations.invalidate(target.database, target.schema);
-      // The temporary relation is useless now; the target is untouched.
-      try {
-        await this.dropIfExists(conn, tmp, log);
-      } catch {
-        // best effort
-      }
-      throw e;
-    }
-    await this.relations.dropped(tmp);
-    await this.relations.dropped(backup);
-    await this.relations.added(target, kind);
+    const canSwap = caps.renameable.has(spec.kind) && (!existing || caps.renameable.has(existing.kind));
+    if (caps.transactionalDdl && canSwap) return this.swap(conn, target, spec, existing?.kind, log);
+    if (caps.createOrReplace.has(spec.kind)) return this.replaceInPlace(conn, target, spec, existing?.kind, log);
+    if (canSwap) return this.swap(conn, target, spec, existing?.kind, log);
+    // Nothing atomic is possible (e.g. a materialized view on a warehouse that cannot rename it).
+    if (existing) await this.drop(conn, target, existing.kind, log);
+    const result = await spec.build(target, false);
+    await this.relations.added(target, spec.kind);
     return result;
   }
 
-  async view(conn: Connection, target: RelationRef, sql: string, log: SqlLog): Promise<StepResult> {
-    return this.replace(conn, target, 'view', async (tmp) => {
-      const stmt = this.adapter.ddl.createViewAs(tmp, sql);
-      log(stmt);
-      const res = await conn.execute(stmt);
-      return { message: res.message };
+  private async swap(conn: Connection, target: RelationRef, spec: BuildSpec, existingKind: RelationKind | undefined, log: SqlLog): Promise<StepResult> {
+    const ddl = this.adapter.ddl;
+    const transactional = this.adapter.capabilities.transactionalDdl;
+    const tmp = this.named(target, TMP_SUFFIX);
+    const backup = this.named(target, BACKUP_SUFFIX);
+    await this.dropIfExists(conn, tmp, log);
+    await this.dropIfExists(conn, backup, log);
+    const result = await spec.build(tmp, false);
+    await this.relations.added(tmp, spec.kind);
+
+    let movedAside = false;
+    try {
+      if (transactional) await this.run(conn, ddl.begin!(), log);
+      if (existingKind) {
+        await this.run(conn, ddl.renameRelation(target, existingKind, backup), log);
+        movedAside = true;
+      }
+      await this.run(conn, ddl.renameRelation(tmp, spec.kind, target), log);
+      if (transactional) await this.run(conn, ddl.commit!(), log);
+    } catch (e) {
+      await this.recover(conn, { target, tmp, backup, existingKind, movedAside, transactional }, log);
+      throw e;
+    }
+    await this.relations.dropped(tmp);
+    await this.relations.added(target, spec.kind);
+    // After commit, as dbt does: dropping inside the transaction holds locks longer (and Redshift objects).
+    if (existingKind) {
+      await this.relations.added(backup, existingKind);
+      await this.drop(conn, backup, existingKind, log);
+    }
+    return result;
+  }
+
+  /** After a failed swap: roll back, or put the old relation back by hand; then drop the new one. */
+  private async recover(
+    conn: Connection,
+    s: { target: RelationRef; tmp: RelationRef; backup: RelationRef; existingKind?: RelationKind; movedAside: boolean; transactional: boolean },
+    log: SqlLog,
+  ): Promise<void> {
+    const ddl = this.adapter.ddl;
+    const attempt = async (sql: string) => {
+      try {
+        await this.run(conn, sql, log);
+      } catch {
+        // the original error is the one to report
+      }
+    };
+    if (s.transactional) await attempt(ddl.rollback!());
+    else if (s.movedAside && s.existingKind) await attempt(ddl.renameRelation(s.backup, s.existingKind, s.target));
+    this.relations.invalidate(s.target.database, s.target.schema);
+    try {
+      await this.dropIfExists(conn, s.tmp, log);
+    } catch {
+      // best effort: a leftover temporary relation is dropped by the next run
+    }
+  }
+
+  private async replaceInPlace(conn: Connection, target: RelationRef, spec: BuildSpec, existingKind: RelationKind | undefined, log: SqlLog): Promise<StepResult> {
+    // A relation of another kind cannot be replaced by `create or replace`; dbt drops it first too.
+    if (existingKind && existingKind !== spec.kind) await this.drop(conn, target, existingKind, log);
+    if (spec.singleStatement) {
+      const result = await spec.build(target, true);
+      await this.relations.added(target, spec.kind);
+      return result;
+    }
+    // Multi-step builds (seeds) go to a temporary table first, then replace the target in one statement.
+    const tmp = this.named(target, TMP_SUFFIX);
+    await this.dropIfExists(conn, tmp, log);
+    const result = await spec.build(tmp, false);
+    await this.relations.added(tmp, 'table');
+    try {
+      await this.run(conn, this.adapter.ddl.createTableAs(target, `select * from ${this.adapter.renderRelation(tmp)}`, { replace: true }), log);
+    } finally {
+      await this.dropIfExists(conn, tmp, log);
+    }
+    await this.relations.added(target, spec.kind);
+    return result;
+  }
+
+  async view(conn: Connection, target: RelationRef, sql: string, sqlHeader: string | undefined, log: SqlLog): Promise<StepResult> {
+    return this.replace(conn, target, {
+      kind: 'view',
+      singleStatement: true,
+      build: async (rel, replace) => {
+        const stmt = this.adapter.ddl.createViewAs(rel, sql, { replace, sqlHeader });
+        log(stmt);
+        return conn.execute(stmt);
+      },
     }, log);
   }
 
-  async table(conn: Connection, target: RelationRef, sql: string, log: SqlLog): Promise<StepResult> {
-    return this.replace(conn, target, 'table', async (tmp) => {
-      const stmt = this.adapter.ddl.createTableAs(tmp, sql);
-      log(stmt);
-      const res = await conn.execute(stmt);
-      return { message: res.message, rowsAffected: res.rowsAffected };
+  async table(conn: Connection, target: RelationRef, sql: string, sqlHeader: string | undefined, log: SqlLog): Promise<StepResult> {
+    return this.replace(conn, target, {
+      kind: 'table',
+      singleStatement: true,
+      build: async (rel, replace) => {
+        const stmt = this.adapter.ddl.createTableAs(rel, sql, { replace, sqlHeader });
+        log(stmt);
+        return conn.execute(stmt);
+      },
     }, log);
   }
 }

@@ -108,7 +108,13 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
             { name: 'compile', startedAt: outcome.compileStartedAt, completedAt: outcome.compileCompletedAt },
             { name: 'execute', startedAt: outcome.compileCompletedAt, completedAt: new Date().toISOString() },
           ],
-          adapterResponse: { _message: outcome.message, rows_affected: outcome.rowsAffected },
+          adapterResponse: {
+            _message: outcome.message,
+            code: outcome.code,
+            rows_affected: outcome.rowsAffected,
+            query_id: outcome.queryId,
+            ...(outcome.extra ?? {}),
+          },
           failures: null, compiledCode: outcome.compiledCode, threadId: `Thread-${thread}`,
           relationName: wh.adapter.renderRelation(node.relation),
         };

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import type { SeedColumnType } from '../adapter.js';
+import type { SeedColumnStats, SeedColumnType } from '../adapter.js';
 import { KilnError } from '../errors.js';
 
 const INTEGER = /^[-+]?(0|[1-9]\d*)$/;
@@ -37,8 +37,19 @@ export function inferColumnType(values: readonly string[]): SeedColumnType {
 }
 
 export interface SeedTable {
-  columns: { name: string; type: SeedColumnType }[];
+  columns: { name: string; type: SeedColumnType; stats: SeedColumnStats }[];
   rowCount: number;
+}
+
+function statsOf(values: readonly string[]): SeedColumnStats {
+  let maxByteLength = 0;
+  let maxScale = 0;
+  for (const v of values) {
+    maxByteLength = Math.max(maxByteLength, Buffer.byteLength(v));
+    const dot = v.indexOf('.');
+    if (dot >= 0 && NUMBER.test(v)) maxScale = Math.max(maxScale, v.length - dot - 1 - (v.search(/[eE]/) >= 0 ? v.length - v.search(/[eE]/) : 0));
+  }
+  return { maxByteLength, maxScale };
 }
 
 /** Read a seed file's header and infer column types. Errors name the file and line. */
@@ -74,7 +85,10 @@ export function inspectSeed(absPath: string, displayPath: string, delimiter: str
   });
   const rows = records.slice(1);
   return {
-    columns: header.map((name, i) => ({ name, type: inferColumnType(rows.map((r) => r[i])) })),
+    columns: header.map((name, i) => {
+      const values = rows.map((r) => r[i]);
+      return { name, type: inferColumnType(values), stats: statsOf(values) };
+    }),
     rowCount: rows.length,
   };
 }
