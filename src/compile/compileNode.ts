@@ -88,7 +88,7 @@ export class NodeCompiler {
   }
 
   private sourceRelation(from: SqlNode, sourceName: string, table: string): Relation {
-    const src = this.parsed.lookupSource(sourceName, table);
+    const src = this.parsed.lookupSource(sourceName, table, from.packageName);
     if (!src) {
       throw new KilnError('compile', `${from.resourceType} '${from.name}' uses source('${sourceName}', '${table}'), which is not defined`, {
         location: { file: from.originalFilePath },

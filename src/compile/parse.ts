@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError, type SourceLocation } from '../errors.js';
-import { checksum, type MacroFile, type Project, type SqlFile } from '../project/loadProject.js';
+import { checksum, patchKey, type MacroFile, type Project, type SqlFile } from '../project/loadProject.js';
 import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
 import type { GraphNode, RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { builtinMacrosDir } from '../paths.js';
@@ -55,7 +55,8 @@ export interface ParsedProject {
   /** Disabled nodes by name, so a ref to one can say so. */
   disabled: Map<string, GraphNode>;
   lookupRef(call: RefCall, fromPackage: string): SqlNode | SeedNode | undefined;
-  lookupSource(sourceName: string, tableName: string): SourceNode | undefined;
+  /** A source table, looked up in `fromPackage` first (as dbt does), then anywhere. */
+  lookupSource(sourceName: string, tableName: string, fromPackage?: string): SourceNode | undefined;
   /** Models and seeds by name, for suggestions. */
   refableNames(): string[];
   identityOf(node: SqlNode | SeedNode): NodeIdentity;
@@ -135,9 +136,18 @@ export function parseProject(opts: ParseOptions): ParsedProject {
     byName.set(node.name, list);
   };
 
+  /**
+   * Project-file configs for a node: a package's own dbt_project.yml tree first, then the root project's
+   * tree (which can configure package nodes under `models: {pkg: …}`) on top.
+   */
+  const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources', pkg: string, fqn: string[]): NodeConfig => {
+    const own = pkg === project.name ? {} : project.packageFiles.get(pkg)?.trees[section].resolve(fqn) ?? {};
+    return mergeConfig(own, project.file.trees[section].resolve(fqn));
+  };
+
   const parseSqlFile = (file: SqlFile, resourceType: 'model' | 'analysis', tree: 'models' | 'analyses') => {
-    const patch = project.patches.get(`${tree}:${file.name}`);
-    const baseConfig = mergeConfig(mergeConfig(MODEL_DEFAULTS, project.file.trees[tree].resolve(file.fqn)), patch?.config ?? {});
+    const patch = project.patches.get(patchKey(tree, file.packageName, file.name));
+    const baseConfig = mergeConfig(mergeConfig(MODEL_DEFAULTS, treeConfig(tree, file.packageName, file.fqn)), patch?.config ?? {});
     const node: SqlNode = {
       uniqueId: `${resourceType}.${file.packageName}.${file.name}`, resourceType, name: file.name, packageName: file.packageName,
       path: file.relPath, originalFilePath: file.path, fqn: file.fqn, description: patch?.description ?? '',
@@ -174,8 +184,8 @@ export function parseProject(opts: ParseOptions): ParsedProject {
   for (const file of project.analyses) parseSqlFile(file, 'analysis', 'analyses');
 
   for (const file of project.seeds) {
-    const patch = project.patches.get(`seeds:${file.name}`);
-    const config = mergeConfig(mergeConfig(SEED_DEFAULTS, project.file.trees.seeds.resolve(file.fqn)), patch?.config ?? {});
+    const patch = project.patches.get(patchKey('seeds', file.packageName, file.name));
+    const config = mergeConfig(mergeConfig(SEED_DEFAULTS, treeConfig('seeds', file.packageName, file.fqn)), patch?.config ?? {});
     const node: SeedNode = {
       uniqueId: `seed.${file.packageName}.${file.name}`, resourceType: 'seed', name: file.name, packageName: file.packageName,
       path: file.relPath, originalFilePath: file.path, fqn: file.fqn, description: patch?.description ?? '',
@@ -188,10 +198,11 @@ export function parseProject(opts: ParseOptions): ParsedProject {
   }
 
   for (const spec of project.sources) {
-    const config = mergeConfig(mergeConfig(SOURCE_DEFAULTS, project.file.trees.sources.resolve([project.name, spec.sourceName, spec.name])), spec.config);
+    const fqn = [spec.packageName, spec.sourceName, spec.name];
+    const config = mergeConfig(mergeConfig(SOURCE_DEFAULTS, treeConfig('sources', spec.packageName, fqn)), spec.config);
     const node: SourceNode = {
-      uniqueId: `source.${project.name}.${spec.sourceName}.${spec.name}`, resourceType: 'source', name: spec.name,
-      packageName: project.name, path: spec.file, originalFilePath: spec.file, fqn: [project.name, spec.sourceName, spec.name],
+      uniqueId: `source.${spec.packageName}.${spec.sourceName}.${spec.name}`, resourceType: 'source', name: spec.name,
+      packageName: spec.packageName, path: spec.file, originalFilePath: spec.file, fqn,
       description: spec.description, columns: spec.columns, meta: spec.meta, tags: [...new Set([...spec.tags, ...((config.tags as string[]) ?? [])])],
       config, patchPath: spec.file, relation: { database: spec.database ?? target.database, schema: spec.schema, identifier: spec.identifier },
       sourceName: spec.sourceName, sourceDescription: spec.sourceDescription, loader: spec.loader, loadedAtField: spec.loadedAtField,
@@ -202,10 +213,16 @@ export function parseProject(opts: ParseOptions): ParsedProject {
   }
 
   // Schema YAML entries that describe nothing are usually a renamed or misspelled model.
-  for (const patch of project.patches.values()) {
-    const list = patch.resourceType === 'models' ? project.models : patch.resourceType === 'seeds' ? project.seeds : patch.resourceType === 'analyses' ? project.analyses : project.snapshots;
-    if (!list.some((f) => f.name === patch.name)) {
-      const close = closeMatches(patch.name, list.map((f) => f.name));
+  const filesBySection = {
+    models: project.models, seeds: project.seeds, analyses: project.analyses, snapshots: project.snapshots,
+  };
+  const ownNames = new Map(Object.entries(filesBySection).map(([section, files]) =>
+    [section, new Set(files.filter((f) => f.packageName === project.name).map((f) => f.name))]));
+  for (const [key, patch] of project.patches) {
+    if (key !== patchKey(patch.resourceType, project.name, patch.name)) continue; // packages' YAML is not the user's
+    const names = ownNames.get(patch.resourceType)!;
+    if (!names.has(patch.name)) {
+      const close = closeMatches(patch.name, names);
       diags.warn(`${patch.resourceType.replace(/s$/, '')} '${patch.name}' is described in YAML but has no file`, patch.location,
         close.length ? `Did you mean ${close.map((c) => `'${c}'`).join(' or ')}?` : 'Rename the entry to match a file, or remove it.');
     }
@@ -256,9 +273,12 @@ export function parseProject(opts: ParseOptions): ParsedProject {
       if (call.package) return candidates.find((n) => n.packageName === call.package);
       return candidates.find((n) => n.packageName === fromPackage) ?? candidates.find((n) => n.packageName === project.name) ?? candidates[0];
     },
-    lookupSource(sourceName, tableName) {
-      const n = nodes.get(`source.${project.name}.${sourceName}.${tableName}`);
-      return n?.resourceType === 'source' ? n : undefined;
+    lookupSource(sourceName, tableName, fromPackage = project.name) {
+      for (const pkg of [fromPackage, project.name, ...project.packageNames]) {
+        const n = nodes.get(`source.${pkg}.${sourceName}.${tableName}`);
+        if (n?.resourceType === 'source') return n;
+      }
+      return undefined;
     },
     refableNames: () => [...byName.keys()],
     identityOf: identity,

@@ -141,7 +141,7 @@ export function buildGraph(parsed: ParsedProject): ProjectGraph {
       parents.add(target.uniqueId);
     }
     for (const [s, t] of node.sources) {
-      const src = parsed.lookupSource(s, t);
+      const src = parsed.lookupSource(s, t, node.packageName);
       if (!src) {
         const line = lineOfSource(node, s, t);
         const known = [...parsed.nodes.values()].filter((n) => n.resourceType === 'source').map((n) => `${(n as { sourceName: string }).sourceName}.${n.name}`);

@@ -12,7 +12,7 @@ import { loadProjectFile, findProjectFile, type ProjectFile } from './projectFil
 import { loadSchemaFile, type NodePatch, type SourceTableSpec } from './schemaYaml.js';
 import { Vars } from './vars.js';
 import { makeEnvVar } from './yamlRender.js';
-import { isPlainObject, YamlFile } from './yamlFile.js';
+import { YamlFile } from './yamlFile.js';
 
 export interface SqlFile extends FoundFile {
   name: string;
@@ -50,6 +50,8 @@ export interface Project {
   vars: Vars;
   cliVars: Record<string, unknown>;
   packageNames: Set<string>;
+  /** Project files of the root project and of each installed package, by package name. */
+  packageFiles: Map<string, ProjectFile>;
   diagnostics: Diagnostics;
 }
 
@@ -72,106 +74,125 @@ export interface LoadOptions {
   cliVars?: Record<string, unknown>;
 }
 
+/** Key of a schema YAML patch: resource section, package and name (`models:shop:orders`). */
+export function patchKey(resourceType: string, packageName: string, name: string): string {
+  return `${resourceType}:${packageName}:${name}`;
+}
+
+/** The root project or an installed package, with where its files are and how messages name them. */
+interface PackageRoot {
+  name: string;
+  dir: string;
+  /** Prefix that makes a path inside the package relative to the root project (`dbt_packages/utils/`). */
+  prefix: string;
+  file: ProjectFile;
+  isRoot: boolean;
+}
+
 export function loadProject(opts: LoadOptions): Project {
   const diags = new Diagnostics();
   const cliVars = opts.cliVars ?? {};
   const file = loadProjectFile(opts.projectDir, diags, cliVars);
   const dir = file.dir;
-  const packages = findInstalledPackages(dir, file.packagesInstallPath);
-  const packageNames = new Set([file.name, ...packages.map((p) => p.name)]);
-  const vars = new Vars(cliVars, file.vars, packageNames);
+  const roots: PackageRoot[] = [
+    ...findInstalledPackages(dir, file.packagesInstallPath, cliVars),
+    { name: file.name, dir, prefix: '', file, isRoot: true },
+  ];
+  const packageNames = new Set(roots.map((p) => p.name));
+  const packageVars = new Map(roots.filter((p) => !p.isRoot).map((p) => [p.name, p.file.vars]));
+  const vars = new Vars(cliVars, file.vars, packageNames, packageVars);
 
-  const macroFiles: MacroFile[] = [];
-  for (const pkg of packages) {
-    for (const f of findFiles(pkg.dir, pkg.macroPaths, ['.sql'])) {
-      const content = readFileSync(f.absPath, 'utf8');
-      macroFiles.push({ path: `${file.packagesInstallPath}/${pkg.folder}/${f.path}`, absPath: f.absPath, packageName: pkg.name, content, checksum: checksum(content) });
-    }
-  }
-  // tests/generic/*.sql hold custom generic tests, which are macros ({% test %} blocks).
-  const macroRoots = [...file.macroPaths, ...file.testPaths.map((p) => `${p}/generic`)];
-  for (const f of findFiles(dir, macroRoots, ['.sql'])) {
-    const content = readFileSync(f.absPath, 'utf8');
-    macroFiles.push({ path: f.path, absPath: f.absPath, packageName: file.name, content, checksum: checksum(content) });
-  }
-
-  const models = readSqlFiles(dir, file.modelPaths, ['.sql'], file.name);
-  for (const py of findFiles(dir, file.modelPaths, ['.py'])) {
-    diags.warn('Python models are not supported by Kiln; this file is skipped', { file: py.path });
-  }
-  const seeds = readSqlFiles(dir, file.seedPaths, ['.csv'], file.name);
-  const analyses = readSqlFiles(dir, file.analysisPaths, ['.sql'], file.name);
-  const snapshots = readSqlFiles(dir, file.snapshotPaths, ['.sql'], file.name);
-  const singularTests = readSqlFiles(dir, file.testPaths, ['.sql'], file.name).filter((t) => !t.relPath.startsWith('generic/'));
-
+  const out = {
+    macroFiles: [] as MacroFile[], models: [] as SqlFile[], seeds: [] as SqlFile[], analyses: [] as SqlFile[],
+    snapshots: [] as SqlFile[], singularTests: [] as SqlFile[],
+  };
   const patches = new Map<string, NodePatch>();
   const sources: SourceTableSpec[] = [];
   const schemaOther: Project['schemaOther'] = [];
-  const yamlCtx = {
-    env_var: makeEnvVar(),
-    var: (name: string, fallback?: unknown) => vars.get(name, file.name, fallback, arguments.length > 1 || fallback !== undefined),
-  };
-  const yamlRoots = [...new Set([...file.modelPaths, ...file.seedPaths, ...file.snapshotPaths, ...file.analysisPaths, ...file.macroPaths, ...file.testPaths])];
   const seenSources = new Map<string, SourceTableSpec>();
-  for (const f of findFiles(dir, yamlRoots, ['.yml', '.yaml'])) {
-    const yaml = YamlFile.read(f.absPath, f.path);
-    const contents = loadSchemaFile(yaml, diags, yamlCtx);
-    for (const patch of contents.patches) {
-      const key = `${patch.resourceType}:${patch.name}`;
-      const prev = patches.get(key);
-      if (prev) {
-        throw new KilnError('config', `${patch.resourceType.replace(/s$/, '')} '${patch.name}' is described twice`, {
-          location: patch.location,
-          hint: `It is also described at ${prev.file}:${prev.location.line}. Keep one entry.`,
-        });
-      }
-      patches.set(key, patch);
+
+  for (const pkg of roots) {
+    const pf = pkg.file;
+    const prefixed = <T extends { path: string }>(files: T[]): T[] => (pkg.prefix ? files.map((f) => ({ ...f, path: pkg.prefix + f.path })) : files);
+    // tests/generic/*.sql hold custom generic tests, which are macros ({% test %} blocks).
+    const macroRoots = [...pf.macroPaths, ...pf.testPaths.map((p) => `${p}/generic`)];
+    for (const f of findFiles(pkg.dir, macroRoots, ['.sql'])) {
+      const content = readFileSync(f.absPath, 'utf8');
+      out.macroFiles.push({ path: pkg.prefix + f.path, absPath: f.absPath, packageName: pkg.name, content, checksum: checksum(content) });
     }
-    for (const src of contents.sources) {
-      const key = `${src.sourceName}.${src.name}`;
-      const prev = seenSources.get(key);
-      if (prev) {
-        throw new KilnError('config', `source table '${key}' is defined twice`, {
-          location: src.location,
-          hint: `It is also defined at ${prev.file}:${prev.location.line}.`,
-        });
+    out.models.push(...prefixed(readSqlFiles(pkg.dir, pf.modelPaths, ['.sql'], pkg.name)));
+    if (pkg.isRoot) {
+      for (const py of findFiles(pkg.dir, pf.modelPaths, ['.py'])) {
+        diags.warn('Python models are not supported by Kiln; this file is skipped', { file: py.path });
       }
-      seenSources.set(key, src);
-      sources.push(src);
     }
-    if (Object.keys(contents.other).length) schemaOther.push({ file: f.path, data: contents.other });
+    out.seeds.push(...prefixed(readSqlFiles(pkg.dir, pf.seedPaths, ['.csv'], pkg.name)));
+    out.analyses.push(...prefixed(readSqlFiles(pkg.dir, pf.analysisPaths, ['.sql'], pkg.name)));
+    out.snapshots.push(...prefixed(readSqlFiles(pkg.dir, pf.snapshotPaths, ['.sql'], pkg.name)));
+    if (pkg.isRoot) {
+      out.singularTests.push(...readSqlFiles(pkg.dir, pf.testPaths, ['.sql'], pkg.name).filter((t) => !t.relPath.startsWith('generic/')));
+    }
+
+    // Warnings are for the user's own files; a package's YAML is not theirs to fix.
+    const pkgDiags = pkg.isRoot ? diags : new Diagnostics();
+    const yamlCtx = {
+      env_var: makeEnvVar(),
+      var: (name: string, ...rest: unknown[]) => vars.get(name, pkg.name, rest[0], rest.length > 0),
+    };
+    const yamlRoots = [...new Set([...pf.modelPaths, ...pf.seedPaths, ...pf.snapshotPaths, ...pf.analysisPaths, ...pf.macroPaths, ...pf.testPaths])];
+    for (const f of findFiles(pkg.dir, yamlRoots, ['.yml', '.yaml'])) {
+      const yaml = YamlFile.read(f.absPath, pkg.prefix + f.path);
+      const contents = loadSchemaFile(yaml, pkgDiags, yamlCtx);
+      for (const patch of contents.patches) {
+        const key = patchKey(patch.resourceType, pkg.name, patch.name);
+        const prev = patches.get(key);
+        if (prev) {
+          throw new KilnError('config', `${patch.resourceType.replace(/s$/, '')} '${patch.name}' is described twice`, {
+            location: patch.location,
+            hint: `It is also described at ${prev.file}:${prev.location.line}. Keep one entry.`,
+          });
+        }
+        patches.set(key, patch);
+      }
+      for (const src of contents.sources) {
+        src.packageName = pkg.name;
+        const key = `${pkg.name}.${src.sourceName}.${src.name}`;
+        const prev = seenSources.get(key);
+        if (prev) {
+          throw new KilnError('config', `source table '${src.sourceName}.${src.name}' is defined twice`, {
+            location: src.location,
+            hint: `It is also defined at ${prev.file}:${prev.location.line}.`,
+          });
+        }
+        seenSources.set(key, src);
+        sources.push(src);
+      }
+      if (Object.keys(contents.other).length) schemaOther.push({ file: yaml.file, data: contents.other });
+    }
   }
 
   const selectorsPath = join(dir, 'selectors.yml');
   const selectorsYaml = existsSync(selectorsPath) ? YamlFile.read(selectorsPath, 'selectors.yml') : undefined;
 
   return {
-    dir, name: file.name, file, models, seeds, analyses, snapshots, singularTests, macroFiles, patches, sources,
-    schemaOther, selectorsYaml, vars, cliVars, packageNames, diagnostics: diags,
+    dir, name: file.name, file, ...out, patches, sources, schemaOther, selectorsYaml, vars, cliVars, packageNames,
+    packageFiles: new Map(roots.map((p) => [p.name, p.file])), diagnostics: diags,
   };
 }
 
-interface InstalledPackage {
-  name: string;
-  folder: string;
-  dir: string;
-  macroPaths: string[];
-}
-
-/** Packages installed by `dbt deps` (dbt_packages/<pkg>/dbt_project.yml); their macros are callable. */
-function findInstalledPackages(projectDir: string, installPath: string): InstalledPackage[] {
+/** Packages installed by `dbt deps` (dbt_packages/<pkg>/dbt_project.yml): their models, seeds and macros. */
+function findInstalledPackages(projectDir: string, installPath: string, cliVars: Record<string, unknown>): PackageRoot[] {
   const root = join(projectDir, installPath);
   if (!existsSync(root)) return [];
-  const out: InstalledPackage[] = [];
+  const out: PackageRoot[] = [];
   for (const entry of readdirSync(root, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const dir = join(root, entry.name);
-    const pf = findProjectFile(dir);
-    if (!pf) continue;
-    const yaml = YamlFile.read(join(dir, pf), `${installPath}/${entry.name}/${pf}`);
-    const data = isPlainObject(yaml.data) ? yaml.data : {};
-    const macroPaths = Array.isArray(data['macro-paths']) ? data['macro-paths'].map(String) : ['macros'];
-    out.push({ name: String(data.name ?? entry.name), folder: entry.name, dir, macroPaths });
+    if (!findProjectFile(dir)) continue;
+    const file = loadProjectFile(dir, new Diagnostics(), cliVars);
+    // Messages name package files from the root project (dbt_packages/utils/macros/x.sql).
+    file.file = `${installPath}/${entry.name}/${file.file}`;
+    out.push({ name: file.name, dir, prefix: `${installPath}/${entry.name}/`, file, isRoot: false });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -39,6 +39,8 @@ export interface NodePatch {
 }
 
 export interface SourceTableSpec {
+  /** Package whose YAML defines it (set by the loader). */
+  packageName: string;
   sourceName: string;
   name: string;
   database?: string;
@@ -210,6 +212,7 @@ function loadSource(yaml: YamlFile, diags: Diagnostics, entry: unknown, path: Ya
     for (const key of ['identifier', 'loaded_at_field', 'description']) expectType(yaml, [...tpath, key], t[key], ['string']);
     const tags = [...toTags(s.tags), ...toTags(t.tags)];
     return {
+      packageName: '',
       sourceName: s.name,
       name: t.name,
       database: (s.database ?? s.catalog ?? s.project) as string | undefined,

@@ -1,4 +1,7 @@
-/** `var()` resolution with dbt's precedence: --vars > project vars scoped to the package > global project vars > default. */
+/**
+ * `var()` resolution with dbt's precedence: --vars > the root project's vars scoped to the package >
+ * the root project's global vars > the package's own project vars > the default in the call.
+ */
 import { KilnError } from '../errors.js';
 import { isPlainObject } from './yamlFile.js';
 
@@ -7,6 +10,7 @@ export class Vars {
     private readonly cliVars: Record<string, unknown>,
     private readonly projectVars: Record<string, unknown>,
     private readonly packageNames: ReadonlySet<string>,
+    private readonly packageDefaults: ReadonlyMap<string, Record<string, unknown>> = new Map(),
   ) {}
 
   /** All vars visible to `packageName`, merged (used for the cache key and `builtins.var`). */
@@ -17,7 +21,7 @@ export class Vars {
       global[k] = v;
     }
     const scoped = this.projectVars[packageName];
-    return { ...global, ...(isPlainObject(scoped) && this.packageNames.has(packageName) ? scoped : {}), ...this.cliVars };
+    return { ...(this.packageDefaults.get(packageName) ?? {}), ...global, ...(isPlainObject(scoped) && this.packageNames.has(packageName) ? scoped : {}), ...this.cliVars };
   }
 
   has(name: string, packageName: string): boolean {
@@ -31,6 +35,8 @@ export class Vars {
     if (name in this.projectVars && !(this.packageNames.has(name) && isPlainObject(this.projectVars[name]))) {
       return this.projectVars[name];
     }
+    const own = this.packageDefaults.get(packageName);
+    if (own && name in own) return own[name];
     if (hasFallback) return fallback;
     throw new KilnError('compile', `required var '${name}' is not set`, {
       hint: `Pass it with --vars '{${name}: value}', set it under vars: in the project file, or give var() a default.`,

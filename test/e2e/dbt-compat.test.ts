@@ -23,6 +23,9 @@ const files: Record<string, string> = {
     '      materialized: table',
     '      staging:',
     '        materialized: view',
+    '  helpers:',
+    '    pkg_from_source:',
+    '      +schema: pkg',
     'dispatch:',
     '  - macro_namespace: helpers',
     "    search_order: ['legacy_shop', 'helpers']",
@@ -40,7 +43,11 @@ const files: Record<string, string> = {
     "from {{ ref('stg_people') }}",
   ].join('\n'),
   'macros/overrides.sql': "{% macro default__greeting() %}'hello from the project'{% endmacro %}",
-  'dbt_packages/helpers/dbt_project.yml': "name: 'helpers'\nversion: '1.0'\nconfig-version: 2\n",
+  'dbt_packages/helpers/dbt_project.yml': "name: 'helpers'\nversion: '1.0'\nconfig-version: 2\nvars:\n  pkg_factor: 3\nmodels:\n  helpers:\n    +materialized: table\n",
+  'dbt_packages/helpers/models/pkg_numbers.sql': "select {{ var('pkg_factor') }} * 2 as n",
+  'dbt_packages/helpers/models/pkg_schema.yml': 'version: 2\nsources:\n  - name: ext\n    schema: main\n    tables: [{name: raw_people}]\n',
+  'dbt_packages/helpers/models/pkg_from_source.sql': "select count(*) as people from {{ source('ext', 'raw_people') }}",
+  'models/uses_package.sql': "select n, people from {{ ref('helpers', 'pkg_numbers') }} cross join {{ ref('pkg_from_source') }}",
   'dbt_packages/helpers/macros/_checks.sql': [
     '{% macro _is_relation(obj, macro) %}',
     "  {%- if not (obj is mapping and obj.get('metadata', {}).get('type', '').endswith('Relation')) -%}",
@@ -87,7 +94,13 @@ describe('an existing dbt project', () => {
     const r = await runKiln(['build'], dir);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('PASS=3');
+    expect(r.stdout).toContain('PASS=6');
+    // The package's model takes the package's own var default and project config, and the root
+    // project's tree configures package models too (schema), as dbt does.
+    expect(await queryDuckdb(join(dir, 'legacy.duckdb'), 'select * from main.uses_package')).toEqual([{ n: 6, people: 3 }]);
+    expect(await queryDuckdb(join(dir, 'legacy.duckdb'), "select table_schema, table_type from information_schema.tables where table_name = 'pkg_from_source'")).toEqual([
+      { table_schema: 'main_pkg', table_type: 'BASE TABLE' },
+    ]);
     const rows = await queryDuckdb(join(dir, 'legacy.duckdb'), 'select * from main.people_wide order by id');
     expect(rows).toEqual([
       { id: 1, name: 'ann', described: 'a dict with 1 key,', key_text: '1-ann', greeting: 'hello from the project' },
@@ -99,8 +112,10 @@ describe('an existing dbt project', () => {
     const kinds = await queryDuckdb(join(dir, 'legacy.duckdb'), "select table_name, table_type from information_schema.tables where table_schema='main' order by 1");
     expect(kinds).toEqual([
       { table_name: 'people_wide', table_type: 'BASE TABLE' },
+      { table_name: 'pkg_numbers', table_type: 'BASE TABLE' },
       { table_name: 'raw_people', table_type: 'BASE TABLE' },
       { table_name: 'stg_people', table_type: 'VIEW' },
+      { table_name: 'uses_package', table_type: 'BASE TABLE' },
     ]);
   });
 });

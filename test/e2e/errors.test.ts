@@ -76,7 +76,7 @@ describe('user errors', () => {
     });
     const r = await runKiln(['compile'], dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/models\/a\.sql(:\d+)?: Jinja error in model 'a'/);
+    expect(r.stderr).toMatch(/models\/a\.sql(:\d+)*: Jinja error in model 'a'/);
     expect(r.stderr).toContain('{% endif %}');
   });
 

@@ -143,7 +143,7 @@ describe('schema YAML and sources', () => {
       ].join('\n'),
     });
     const project = loadProject({ projectDir: dir });
-    const patch = project.patches.get('models:orders')!;
+    const patch = project.patches.get('models:shop:orders')!;
     expect(patch.config).toEqual({ materialized: 'table', tags: ['x'] });
     expect(patch.columns[0]).toMatchObject({ name: 'id', dataType: 'integer', tests: ['not_null', 'unique'] });
     expect(patch.location).toEqual({ file: 'models/schema.yml', line: 3, column: 5 });
