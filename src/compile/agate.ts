@@ -28,12 +28,27 @@ export class AgateTable {
   constructor(result: Pick<QueryResult, 'columns' | 'rows'> & Partial<QueryResult>) {
     this.column_names = result.columns.map((c) => c.name);
     this.column_types = result.columns.map((c) => c.dataType);
+    const names = this.column_names;
     this.rows = result.rows.map((r) => {
-      const row = this.column_names.map((n) => r[n]) as AgateRow;
-      for (const n of this.column_names) if (!/^\d+$/.test(n) && !(n in Array.prototype)) row[n] = r[n];
+      const row = names.map((n) => r[n]) as AgateRow;
+      for (const n of names) if (!/^\d+$/.test(n) && !(n in Array.prototype)) row[n] = r[n];
+      // agate rows are mappings too: row.keys(), row.values(), row.items(), row.dict().
+      Object.defineProperties(row, {
+        keys: { value: () => [...names] },
+        values: { value: () => [...row] },
+        items: { value: () => names.map((n, i) => [n, row[i]]) },
+        dict: { value: () => Object.fromEntries(names.map((n, i) => [n, row[i]])) },
+        get: { value: (key: string | number, fallback: unknown = null) => {
+          const i = typeof key === 'number' ? key : names.indexOf(key);
+          return i >= 0 && i < row.length ? row[i] : fallback;
+        } },
+      });
       return row;
     });
-    this.columns = this.column_names.map((n, i) => new AgateColumn(n, this.column_types[i], this.rows.map((r) => r[i])));
+    const columns = names.map((n, i) => new AgateColumn(n, this.column_types[i], this.rows.map((r) => r[i])));
+    // `table.columns['amount']` as well as `table.columns[0]`.
+    for (const c of columns) if (!/^\d+$/.test(c.name) && !(c.name in Array.prototype)) (columns as unknown as Record<string, AgateColumn>)[c.name] = c;
+    this.columns = columns;
     // Jinja's `length` filter and `len()` read .length.
     Object.defineProperty(this, 'length', { value: this.rows.length, enumerable: false });
   }

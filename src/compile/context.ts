@@ -281,7 +281,7 @@ export function buildContext(
     const identifier = String(kw.identifier ?? pos[2]);
     return needsWarehouse(`get_relation:${database}.${schema}.${identifier}`, async () => {
       const info = await shared.relations!.get({ database: database ?? undefined, schema, identifier });
-      return info ? new Relation(info.database, info.schema, info.identifier, info.kind, shared.renderer!) : null;
+      return info ? new Relation(info.database, info.schema, info.identifier, info.kind === 'dynamic_table' ? 'table' : info.kind, shared.renderer!) : null;
     }, null);
   };
 

@@ -17,8 +17,36 @@ export class PyTimedelta {
   get days() {
     return Math.floor(this.ms / 86400000);
   }
+  get seconds() {
+    return Math.floor((this.ms - this.days * 86400000) / 1000);
+  }
+  get microseconds() {
+    return Math.round((this.ms % 1000 + 1000) % 1000) * 1000;
+  }
   total_seconds() {
     return this.ms / 1000;
+  }
+  __add__(other: unknown): unknown {
+    if (other instanceof PyTimedelta) return new PyTimedelta({ milliseconds: this.ms + other.ms });
+    if (other instanceof PyDatetime) return other.__add__(this);
+    throw new Error('timedelta + requires a timedelta or datetime');
+  }
+  __sub__(other: unknown): PyTimedelta {
+    if (other instanceof PyTimedelta) return new PyTimedelta({ milliseconds: this.ms - other.ms });
+    throw new Error('timedelta - requires a timedelta');
+  }
+  /** Python's str(): `1 day, 2:03:04`, `0:00:30`. */
+  toString(): string {
+    const days = this.days;
+    let rest = this.ms - days * 86400000;
+    const h = Math.floor(rest / 3600000);
+    rest -= h * 3600000;
+    const m = Math.floor(rest / 60000);
+    rest -= m * 60000;
+    const sec = Math.floor(rest / 1000);
+    const micro = Math.round(rest - sec * 1000) * 1000;
+    const clock = `${h}:${pad(m)}:${pad(sec)}${micro ? `.${pad(micro, 6)}` : ''}`;
+    return days ? `${days} day${Math.abs(days) === 1 ? '' : 's'}, ${clock}` : clock;
   }
 }
 
@@ -103,17 +131,77 @@ function parseIso(s: string): Date {
   return d;
 }
 
+/** Python's datetime.strptime for the common directives; the whole string must match, as in Python. */
+function strptime(s: string, fmt: string): Date {
+  const fields: string[] = [];
+  const names = (list: string[], n?: number) => list.map((x) => (n ? x.slice(0, n) : x)).join('|');
+  const source = fmt.replace(/%([a-zA-Z%])|([.*+?^${}()|[\]\\])/g, (_m, d: string | undefined, lit: string | undefined) => {
+    if (lit) return `\\${lit}`;
+    const group = (re: string) => {
+      fields.push(d!);
+      return `(${re})`;
+    };
+    switch (d) {
+      case 'Y': return group('\\d{4}');
+      case 'y': return group('\\d{2}');
+      case 'm': case 'd': case 'H': case 'I': case 'M': case 'S': return group('\\d{1,2}');
+      case 'f': return group('\\d{1,6}');
+      case 'j': return group('\\d{1,3}');
+      case 'b': return group(names(MONTHS, 3));
+      case 'B': return group(names(MONTHS));
+      case 'a': return group(names(DAYS, 3));
+      case 'A': return group(names(DAYS));
+      case 'p': return group('AM|PM|am|pm');
+      case 'z': return group('Z|[+-]\\d{2}:?\\d{2}');
+      case 'Z': return group('UTC|GMT|Z');
+      case '%': return '%';
+      default: throw new Error(`strptime: unsupported directive %${d}`);
+    }
+  });
+  const m = new RegExp(`^${source}$`, 'i').exec(s);
+  if (!m) throw new Error(`time data '${s}' does not match format '${fmt}'`);
+  const v = { Y: 1900, m: 1, d: 1, H: 0, M: 0, S: 0, ms: 0, offset: 0, pm: undefined as boolean | undefined, j: 0 };
+  fields.forEach((f, i) => {
+    const t = m[i + 1];
+    switch (f) {
+      case 'Y': v.Y = Number(t); break;
+      case 'y': v.Y = Number(t) + (Number(t) < 69 ? 2000 : 1900); break;
+      case 'm': v.m = Number(t); break;
+      case 'd': v.d = Number(t); break;
+      case 'H': case 'I': v.H = Number(t); break;
+      case 'M': v.M = Number(t); break;
+      case 'S': v.S = Number(t); break;
+      case 'f': v.ms = Math.floor(Number(t.padEnd(6, '0')) / 1000); break;
+      case 'j': v.j = Number(t); break;
+      case 'b': case 'B': v.m = MONTHS.findIndex((n) => n.toLowerCase().startsWith(t.toLowerCase().slice(0, 3))) + 1; break;
+      case 'p': v.pm = t.toUpperCase() === 'PM'; break;
+      case 'z':
+        if (t.toUpperCase() !== 'Z') {
+          const [, sign, hh, mm] = /([+-])(\d{2}):?(\d{2})/.exec(t)!;
+          v.offset = (sign === '-' ? -1 : 1) * (Number(hh) * 60 + Number(mm));
+        }
+        break;
+      default: break;
+    }
+  });
+  if (v.pm !== undefined) v.H = (v.H % 12) + (v.pm ? 12 : 0);
+  const base = v.j ? Date.UTC(v.Y, 0, v.j, v.H, v.M, v.S, v.ms) : Date.UTC(v.Y, v.m - 1, v.d, v.H, v.M, v.S, v.ms);
+  return new Date(base - v.offset * 60000);
+}
+
 const datetimeClass = Object.assign(
   (...args: unknown[]) => {
-    const [y, mo, d, h = 0, mi = 0, s = 0] = args.filter((a) => typeof a === 'number') as number[];
-    return new PyDatetime(new Date(Date.UTC(y, mo - 1, d, h, mi, s)));
+    const kw = kwOf(args);
+    const [y = kw.year, mo = kw.month, d = kw.day, h = kw.hour ?? 0, mi = kw.minute ?? 0, s = kw.second ?? 0, us = kw.microsecond ?? 0] =
+      args.filter((a) => typeof a === 'number') as number[];
+    return new PyDatetime(new Date(Date.UTC(y, mo - 1, d, h, mi, s, Math.floor(us / 1000))));
   },
   {
     now: () => new PyDatetime(new Date()),
     utcnow: () => new PyDatetime(new Date()),
     today: () => new PyDatetime(new Date()),
     fromisoformat: (s: string) => new PyDatetime(parseIso(s)),
-    strptime: (s: string) => new PyDatetime(parseIso(s)),
+    strptime: (s: string, fmt?: string) => new PyDatetime(fmt === undefined ? parseIso(s) : strptime(s, fmt)),
     fromtimestamp: (t: number) => new PyDatetime(new Date(t * 1000)),
   },
 );
@@ -125,9 +213,34 @@ const dateClass = Object.assign(
   },
 );
 
-function pyRegex(pattern: string, flags = 0): RegExp {
-  const f = (flags & 2 ? 'i' : '') + (flags & 8 ? 'm' : '') + (flags & 16 ? 's' : '');
-  return new RegExp(pattern.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>'), f);
+/**
+ * A Python regex as a JS RegExp: named groups `(?P<n>…)`, leading inline flags `(?i)`, `\A`/`\Z` anchors.
+ * `wrap` anchors the pattern (match/fullmatch) after the inline flags are taken off.
+ */
+function pyRegex(pattern: string, flags = 0, wrap: (p: string) => string = (p) => p, extra = ''): RegExp {
+  let p = pattern;
+  let inline = '';
+  const lead = /^\(\?([aiLmsux]+)\)/.exec(p);
+  if (lead) {
+    inline = lead[1];
+    p = p.slice(lead[0].length);
+  }
+  const has = (bit: number, letter: string) => (flags & bit) !== 0 || inline.includes(letter);
+  const f = (has(2, 'i') ? 'i' : '') + (has(8, 'm') ? 'm' : '') + (has(16, 's') ? 's' : '') + extra;
+  p = p.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>').replace(/\\A/g, '^').replace(/\\Z/g, '$(?![\\s\\S])');
+  return new RegExp(wrap(p), f);
+}
+
+/** Python's re.sub replacement (`\1`, `\g<name>`) in JS form; a `$` stays literal. */
+function jsReplacement(repl: string): string {
+  return repl
+    .replace(/\$/g, '$$$$')
+    .replace(/\\g<(\d+)>/g, '$$$1')
+    .replace(/\\g<(\w+)>/g, '$$<$1>')
+    .replace(/\\(\d{1,2})/g, '$$$1')
+    .replace(/\\n/g, '\n')
+    .replace(/\\t/g, '\t')
+    .replace(/\\\\/g, '\\');
 }
 
 class PyMatch {
@@ -152,11 +265,11 @@ class PyMatch {
 const re = {
   IGNORECASE: 2, I: 2, MULTILINE: 8, M: 8, DOTALL: 16, S: 16,
   match: (p: string, s: string, flags?: number) => {
-    const m = pyRegex(`^(?:${p})`, flags).exec(s);
+    const m = pyRegex(p, flags, (x) => `^(?:${x})`).exec(s);
     return m ? new PyMatch(m) : null;
   },
   fullmatch: (p: string, s: string, flags?: number) => {
-    const m = pyRegex(`^(?:${p})$`, flags).exec(s);
+    const m = pyRegex(p, flags, (x) => `^(?:${x})$`).exec(s);
     return m ? new PyMatch(m) : null;
   },
   search: (p: string, s: string, flags?: number) => {
@@ -167,24 +280,40 @@ const re = {
     const kw = kwOf(rest);
     const count = (typeof rest[0] === 'number' ? rest[0] : kw.count) ?? 0;
     const flags = (typeof rest[1] === 'number' ? rest[1] : kw.flags) ?? 0;
-    const r = pyRegex(p, flags);
-    const js = repl.replace(/\\(\d)/g, '$$$1').replace(/\\g<(\w+)>/g, '$$<$1>');
-    if (!count) return s.replace(new RegExp(r.source, r.flags + 'g'), js);
-    let out = s;
-    for (let i = 0; i < count; i++) out = out.replace(r, js);
-    return out;
+    const js = jsReplacement(repl);
+    if (!count) return s.replace(pyRegex(p, flags, undefined, 'g'), js);
+    let n = 0;
+    return s.replace(pyRegex(p, flags, undefined, 'g'), (...m) => {
+      if (n++ >= count) return m[0] as string;
+      const groups = m[m.length - 1] && typeof m[m.length - 1] === 'object' ? m.slice(0, -3) : m.slice(0, -2);
+      return js.replace(/\$(\$|\d{1,2}|<(\w+)>)/g, (_t, ref: string, name?: string) =>
+        ref === '$' ? '$' : name !== undefined ? String((m[m.length - 1] as Record<string, string>)?.[name] ?? '') : String(groups[Number(ref)] ?? ''));
+    });
   },
   findall: (p: string, s: string, flags?: number) => {
-    const r = new RegExp(pyRegex(p, flags).source, pyRegex(p, flags).flags + 'g');
+    const r = pyRegex(p, flags, undefined, 'g');
     return [...s.matchAll(r)].map((m) => (m.length > 2 ? m.slice(1) : m.length === 2 ? m[1] : m[0]));
   },
-  split: (p: string, s: string) => s.split(pyRegex(p)),
+  split: (p: string, s: string, maxsplit = 0, flags = 0) => {
+    if (!maxsplit) return s.split(pyRegex(p, flags));
+    const out: string[] = [];
+    let last = 0;
+    let splits = 0;
+    for (const m of s.matchAll(pyRegex(p, flags, undefined, 'g'))) {
+      if (splits++ >= maxsplit) break;
+      out.push(s.slice(last, m.index), ...m.slice(1));
+      last = m.index! + m[0].length;
+    }
+    return [...out, s.slice(last)];
+  },
   escape: (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
   compile: (p: string, flags?: number) => ({
     match: (s: string) => re.match(p, s, flags),
     search: (s: string) => re.search(p, s, flags),
     findall: (s: string) => re.findall(p, s, flags),
-    sub: (repl: string, s: string) => re.sub(p, repl, s),
+    sub: (repl: string, s: string, count = 0) => re.sub(p, repl, s, count, flags ?? 0),
+    fullmatch: (s: string) => re.fullmatch(p, s, flags),
+    split: (s: string) => re.split(p, s, 0, flags ?? 0),
     pattern: p,
   }),
 };
