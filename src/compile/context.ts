@@ -92,15 +92,6 @@ export function newRecord(): RenderRecord {
   };
 }
 
-function lineOf(raw: string, pattern: RegExp): number | undefined {
-  const m = pattern.exec(raw);
-  return m ? raw.slice(0, m.index).split('\n').length : undefined;
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** A relation during parse: prints as a placeholder token; inspecting it asks for an execute-time render. */
 function placeholderRelation(token: string, guess: ResolvedRelation, record: RenderRecord): object {
   const inspect = () => {
@@ -151,7 +142,7 @@ export function buildContext(
     }
     const [packageName, name] = strs.length === 2 ? strs : [undefined, strs[0]];
     const version = (kw.version ?? kw.v) as string | number | undefined;
-    const call: RefCall = { name, package: packageName, version, line: lineOf(node.rawCode, new RegExp(`ref\\s*\\([^)]*['"]${escapeRegex(name)}['"]`)) };
+    const call: RefCall = { name, package: packageName, version };
     if (!execute) {
       if (!record.refs.some((r) => r.name === name && r.package === packageName && r.version === version)) record.refs.push(call);
       return placeholderRelation(addPlaceholder({ kind: 'ref', ref: call }), { schema: shared.target.schema, identifier: name, database: shared.target.database }, record);

@@ -9,9 +9,10 @@ import { KilnError } from '../errors.js';
 import { Diagnostics } from './diagnostics.js';
 import { findFiles, type FoundFile } from './files.js';
 import { loadProjectFile, findProjectFile, type ProjectFile } from './projectFile.js';
-import { loadSchemaFile, type NodePatch, type SourceTableSpec } from './schemaYaml.js';
+import { SchemaCache } from './schemaCache.js';
+import { loadSchemaFile, type NodePatch, type SchemaFileContents, type SourceTableSpec } from './schemaYaml.js';
 import { Vars } from './vars.js';
-import { makeEnvVar } from './yamlRender.js';
+import { makeEnvVar, type YamlRenderContext } from './yamlRender.js';
 import { YamlFile } from './yamlFile.js';
 
 export interface SqlFile extends FoundFile {
@@ -72,6 +73,8 @@ function readSqlFiles(dir: string, roots: string[], exts: string[], packageName:
 export interface LoadOptions {
   projectDir: string;
   cliVars?: Record<string, unknown>;
+  /** Reuse parsed schema YAML from target/ (off with --no-partial-parse). */
+  useCache?: boolean;
 }
 
 /** Key of a schema YAML patch: resource section, package and name (`models:shop:orders`). */
@@ -100,6 +103,7 @@ export function loadProject(opts: LoadOptions): Project {
   ];
   const packageNames = new Set(roots.map((p) => p.name));
   const packageVars = new Map(roots.filter((p) => !p.isRoot).map((p) => [p.name, p.file.vars]));
+  const schemaCache = opts.useCache ? SchemaCache.open(join(dir, file.targetPath, 'kiln_yaml_cache.json')) : undefined;
   const vars = new Vars(cliVars, file.vars, packageNames, packageVars);
 
   const out = {
@@ -141,8 +145,7 @@ export function loadProject(opts: LoadOptions): Project {
     };
     const yamlRoots = [...new Set([...pf.modelPaths, ...pf.seedPaths, ...pf.snapshotPaths, ...pf.analysisPaths, ...pf.macroPaths, ...pf.testPaths])];
     for (const f of findFiles(pkg.dir, yamlRoots, ['.yml', '.yaml'])) {
-      const yaml = YamlFile.read(f.absPath, pkg.prefix + f.path);
-      const contents = loadSchemaFile(yaml, pkgDiags, yamlCtx);
+      const contents = readSchemaFile(f.absPath, pkg.prefix + f.path, pkgDiags, yamlCtx, schemaCache);
       for (const patch of contents.patches) {
         const key = patchKey(patch.resourceType, pkg.name, patch.name);
         const prev = patches.get(key);
@@ -167,10 +170,11 @@ export function loadProject(opts: LoadOptions): Project {
         seenSources.set(key, src);
         sources.push(src);
       }
-      if (Object.keys(contents.other).length) schemaOther.push({ file: yaml.file, data: contents.other });
+      if (Object.keys(contents.other).length) schemaOther.push({ file: pkg.prefix + f.path, data: contents.other });
     }
   }
 
+  schemaCache?.save();
   const selectorsPath = join(dir, 'selectors.yml');
   const selectorsYaml = existsSync(selectorsPath) ? YamlFile.read(selectorsPath, 'selectors.yml') : undefined;
 
@@ -178,6 +182,23 @@ export function loadProject(opts: LoadOptions): Project {
     dir, name: file.name, file, ...out, patches, sources, schemaOther, selectorsYaml, vars, cliVars, packageNames,
     packageFiles: new Map(roots.map((p) => [p.name, p.file])), diagnostics: diags,
   };
+}
+
+/** Parse one schema YAML file, or take its result (and replay its warnings) from the cache. */
+function readSchemaFile(absPath: string, display: string, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined): SchemaFileContents {
+  const text = readFileSync(absPath, 'utf8');
+  const canCache = cache !== undefined && SchemaCache.cacheable(text);
+  const sum = canCache ? checksum(text) : '';
+  const hit = canCache ? cache.get(display, sum) : undefined;
+  if (hit) {
+    for (const w of hit.warnings) diags.warnings.push(w);
+    return hit.contents;
+  }
+  const local = new Diagnostics();
+  const contents = loadSchemaFile(YamlFile.parse(text, display), local, ctx);
+  diags.warnings.push(...local.warnings);
+  if (canCache) cache.set(display, { checksum: sum, contents, warnings: local.warnings });
+  return contents;
 }
 
 /** Packages installed by `dbt deps` (dbt_packages/<pkg>/dbt_project.yml): their models, seeds and macros. */

@@ -17,7 +17,8 @@ function writeJson(dir: string, name: string, data: unknown): void {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, name);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(data, null, 2));
+  // Compact, as dbt writes them: a 10,000-model manifest is tens of MB and indenting doubles the work.
+  writeFileSync(tmp, JSON.stringify(data));
   renameSync(tmp, file);
 }
 

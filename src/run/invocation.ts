@@ -75,7 +75,7 @@ export class Invocation {
 
   static async load(opts: InvocationOptions): Promise<Invocation> {
     const started = performance.now();
-    const project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars });
+    const project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse });
     const profileName = project.file.profile ?? project.name;
     const resolved = resolveTarget({ profilesDir: opts.profilesDir, projectDir: project.dir, profileName, targetName: opts.target, cliVars: opts.vars });
     const factory = await loadAdapterFactory(resolved.type, resolved.location);

@@ -1,0 +1,70 @@
+/**
+ * A cache of parsed schema YAML (target/kiln_yaml_cache.json), keyed by file path and content hash.
+ * Parsing YAML with source positions is the costliest part of loading a large project; a file without
+ * Jinja parses to the same result every time, so its result (and its warnings) is reused. Files with
+ * `{{`/`{%` depend on vars and env vars and are always parsed.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Warning } from '../errors.js';
+import type { SchemaFileContents } from './schemaYaml.js';
+
+interface Entry {
+  checksum: string;
+  contents: SchemaFileContents;
+  warnings: Warning[];
+}
+
+const VERSION = 1;
+
+export class SchemaCache {
+  private dirty = false;
+  private readonly used = new Set<string>();
+
+  private constructor(
+    private readonly path: string,
+    private readonly entries: Record<string, Entry>,
+  ) {}
+
+  static open(path: string): SchemaCache {
+    try {
+      const data = JSON.parse(readFileSync(path, 'utf8')) as { version: number; entries: Record<string, Entry> };
+      if (data.version === VERSION) return new SchemaCache(path, data.entries);
+    } catch {
+      // missing or unreadable: start empty
+    }
+    return new SchemaCache(path, {});
+  }
+
+  static cacheable(text: string): boolean {
+    return !text.includes('{{') && !text.includes('{%');
+  }
+
+  get(file: string, checksum: string): Entry | undefined {
+    const e = this.entries[file];
+    if (!e || e.checksum !== checksum) return undefined;
+    this.used.add(file);
+    return e;
+  }
+
+  set(file: string, entry: Entry): void {
+    this.entries[file] = entry;
+    this.used.add(file);
+    this.dirty = true;
+  }
+
+  save(): void {
+    for (const file of Object.keys(this.entries)) {
+      if (!this.used.has(file)) {
+        delete this.entries[file];
+        this.dirty = true;
+      }
+    }
+    if (!this.dirty) return;
+    mkdirSync(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: VERSION, entries: this.entries }));
+    renameSync(tmp, this.path);
+    this.dirty = false;
+  }
+}
