@@ -179,9 +179,16 @@ export class NodeCompiler {
   }
 }
 
+/** Line of the first ref() naming `name`, found only when an error needs it (parse stays fast). */
+export function refLine(raw: string, name: string): number | undefined {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`ref\\s*\\([^)]*['"]${escaped}['"]`).exec(raw);
+  return m ? raw.slice(0, m.index).split('\n').length : undefined;
+}
+
 export function unknownRefError(parsed: ParsedProject, call: RefCall, from: SqlNode): KilnError {
   const what = call.package ? `'${call.package}.${call.name}'` : `'${call.name}'`;
-  const location = { file: from.originalFilePath, line: call.line };
+  const location = { file: from.originalFilePath, line: call.line ?? refLine(from.rawCode, call.name) };
   if (parsed.disabled.has(call.name)) {
     const d = parsed.disabled.get(call.name)!;
     return new KilnError('graph', `${from.resourceType} '${from.name}' refers to ${what}, which is disabled`, {
