@@ -13,8 +13,10 @@ import { builtinMacrosDir } from '../paths.js';
 import { closeMatches } from '../suggest.js';
 import type { NodeIdentity, SharedServices } from './context.js';
 import { BUILTIN_PACKAGE } from './macros.js';
-import { Renderer } from './renderer.js';
-import type { ParseCache } from './parseCache.js';
+import type { Renderer } from './renderer.js';
+import type { ParseCache, ParseEntry } from './parseCache.js';
+import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
+import { renderInWorker } from './parseInWorker.js';
 
 const MODEL_DEFAULTS: NodeConfig = {
   enabled: true, materialized: 'view', tags: [], 'pre-hook': [], 'post-hook': [], persist_docs: {}, quoting: {},
@@ -45,6 +47,8 @@ export interface ParseOptions {
   adapterPrefixes: string[];
   shared: Omit<SharedServices, 'macros' | 'graph' | 'vars' | 'target' | 'projectName' | 'adapterType'>;
   cache?: ParseCache;
+  /** Render parse misses on a worker thread too, when there are at least `minNodes` of them. */
+  parallel?: { workerUrl: URL; minNodes: number };
 }
 
 export interface ParsedProject {
@@ -60,6 +64,8 @@ export interface ParsedProject {
   /** Models and seeds by name, for suggestions. */
   refableNames(): string[];
   identityOf(node: SqlNode | SeedNode): NodeIdentity;
+  /** How many models were rendered (cache misses), and how many of those on the worker thread. */
+  stats: { rendered: number; onWorker: number };
 }
 
 let builtinMacroCache: MacroFile[] | undefined;
@@ -86,7 +92,7 @@ function targetContext(t: TargetInfo) {
   return { ...t.fields, name: t.name, target_name: t.name, type: t.type, schema: t.schema, database: t.database, threads: t.threads, profile_name: t.profileName };
 }
 
-export function parseProject(opts: ParseOptions): ParsedProject {
+export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const { project, target } = opts;
   const diags = project.diagnostics;
   const nodes = new Map<string, GraphNode>();
@@ -94,21 +100,16 @@ export function parseProject(opts: ParseOptions): ParsedProject {
   const byName = new Map<string, (SqlNode | SeedNode)[]>();
 
   let parsed: ParsedProject;
-  const renderer = new Renderer(
-    [...builtinMacroFiles(), ...project.macroFiles],
-    project.name,
-    opts.adapterPrefixes,
-    project.file.dispatch,
-    (r) => ({
-      ...opts.shared,
-      vars: project.vars,
-      target: targetContext(target),
-      macros: r.macros,
-      projectName: project.name,
-      adapterType: target.type,
-      graph: () => graphVariable(parsed),
-    }),
-  );
+  const setup: ParseRendererSetup = {
+    macroFiles: [...builtinMacroFiles(), ...project.macroFiles],
+    rootPackage: project.name,
+    adapterPrefixes: opts.adapterPrefixes,
+    dispatch: project.file.dispatch,
+    target: targetContext(target),
+    adapterType: target.type,
+    shared: opts.shared,
+  };
+  const renderer = createParseRenderer(setup, project.vars, () => graphVariable(parsed));
 
   const identity = (n: SqlNode | SeedNode): NodeIdentity => ({
     uniqueId: n.uniqueId, name: n.name, resourceType: n.resourceType, packageName: n.packageName, file: n.originalFilePath,
@@ -145,7 +146,13 @@ export function parseProject(opts: ParseOptions): ParsedProject {
     return mergeConfig(own, project.file.trees[section].resolve(fqn));
   };
 
-  const parseSqlFile = (file: SqlFile, resourceType: 'model' | 'analysis', tree: 'models' | 'analyses') => {
+  interface Pending {
+    node: SqlNode;
+    baseConfig: NodeConfig;
+    patchMeta: Record<string, unknown>;
+  }
+
+  const skeleton = (file: SqlFile, resourceType: 'model' | 'analysis', tree: 'models' | 'analyses'): Pending => {
     const patch = project.patches.get(patchKey(tree, file.packageName, file.name));
     const baseConfig = mergeConfig(mergeConfig(MODEL_DEFAULTS, treeConfig(tree, file.packageName, file.fqn)), patch?.config ?? {});
     const node: SqlNode = {
@@ -157,20 +164,13 @@ export function parseProject(opts: ParseOptions): ParsedProject {
       needsExecuteRender: false,
     };
     claim(node, { file: file.path });
-    const cached = opts.cache?.lookup(node, baseConfig, project, target);
-    const result = cached ?? (() => {
-      const out = renderer.renderParse(identity(node));
-      const entry = {
-        sql: out.sql, refs: out.record.refs, sources: out.record.sources, configCalls: out.record.configCalls,
-        placeholders: out.record.placeholders, needsExecuteRender: out.record.needsExecuteRender, macros: out.macrosUsed,
-        varsRead: [...out.record.varsRead], envRead: [...out.record.envRead], targetRead: out.record.targetRead,
-      };
-      opts.cache?.store(node, baseConfig, project, target, entry);
-      return entry;
-    })();
+    return { node, baseConfig, patchMeta: patch?.meta ?? {} };
+  };
+
+  const finish = ({ node, baseConfig, patchMeta }: Pending, result: ParseEntry) => {
     node.config = mergeConfig(baseConfig, result.configCalls);
     node.tags = (node.config.tags as string[]) ?? [];
-    node.meta = { ...((node.config.meta as object) ?? {}), ...(patch?.meta ?? {}) };
+    node.meta = { ...((node.config.meta as object) ?? {}), ...patchMeta };
     node.refs = result.refs;
     node.sources = result.sources;
     node.macros = result.macros;
@@ -180,8 +180,33 @@ export function parseProject(opts: ParseOptions): ParsedProject {
     register(node);
   };
 
-  for (const file of project.models) parseSqlFile(file, 'model', 'models');
-  for (const file of project.analyses) parseSqlFile(file, 'analysis', 'analyses');
+  const pending: Pending[] = [
+    ...project.models.map((f) => skeleton(f, 'model', 'models')),
+    ...project.analyses.map((f) => skeleton(f, 'analysis', 'analyses')),
+  ];
+  const results = new Map<string, ParseEntry>();
+  const misses: Pending[] = [];
+  for (const p of pending) {
+    const hit = opts.cache?.lookup(p.node, p.baseConfig, project, target);
+    if (hit) results.set(p.node.uniqueId, hit);
+    else misses.push(p);
+  }
+  const identityOf = (p: Pending): NodeIdentity => ({ ...identity(p.node), baseConfig: p.baseConfig });
+  // Large cold parses render half of the models on a worker thread (the second core).
+  const useWorker = opts.parallel !== undefined && misses.length >= opts.parallel.minNodes;
+  const split = useWorker ? Math.ceil(misses.length / 2) : misses.length;
+  const workerJob = useWorker
+    ? renderInWorker(opts.parallel!.workerUrl, setup, project.vars, misses.slice(split).map(identityOf), opts.shared.log)
+    : undefined;
+  try {
+    for (const p of misses.slice(0, split)) results.set(p.node.uniqueId, renderParseEntry(renderer, identityOf(p)));
+  } catch (e) {
+    workerJob?.cancel();
+    throw e;
+  }
+  if (workerJob) for (const [id, entry] of await workerJob.result) results.set(id, entry);
+  for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, results.get(p.node.uniqueId)!);
+  for (const p of pending) finish(p, results.get(p.node.uniqueId)!);
 
   for (const file of project.seeds) {
     const patch = project.patches.get(patchKey('seeds', file.packageName, file.name));
@@ -282,6 +307,7 @@ export function parseProject(opts: ParseOptions): ParsedProject {
     },
     refableNames: () => [...byName.keys()],
     identityOf: identity,
+    stats: { rendered: misses.length, onWorker: misses.length - split },
   };
   return parsed;
 }

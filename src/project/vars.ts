@@ -5,6 +5,13 @@
 import { KilnError } from '../errors.js';
 import { isPlainObject } from './yamlFile.js';
 
+export interface VarsSnapshot {
+  cliVars: Record<string, unknown>;
+  projectVars: Record<string, unknown>;
+  packageNames: string[];
+  packageDefaults: [string, Record<string, unknown>][];
+}
+
 export class Vars {
   constructor(
     private readonly cliVars: Record<string, unknown>,
@@ -12,6 +19,15 @@ export class Vars {
     private readonly packageNames: ReadonlySet<string>,
     private readonly packageDefaults: ReadonlyMap<string, Record<string, unknown>> = new Map(),
   ) {}
+
+  /** Everything needed to rebuild this object in a worker thread (structured-clone friendly). */
+  snapshot(): VarsSnapshot {
+    return { cliVars: this.cliVars, projectVars: this.projectVars, packageNames: [...this.packageNames], packageDefaults: [...this.packageDefaults] };
+  }
+
+  static fromSnapshot(s: VarsSnapshot): Vars {
+    return new Vars(s.cliVars, s.projectVars, new Set(s.packageNames), new Map(s.packageDefaults));
+  }
 
   /** All vars visible to `packageName`, merged (used for the cache key and `builtins.var`). */
   visible(packageName: string): Record<string, unknown> {

@@ -3,6 +3,8 @@
  * commands that need it, open the warehouse. Holds what the artifacts are written from.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Adapter, AdapterFactory, TargetConfig } from '../adapter.js';
 import { NodeCompiler } from '../compile/compileNode.js';
@@ -21,6 +23,12 @@ import type { Reporter } from './reporter.js';
 import { Redactor } from './redact.js';
 
 export const KILN_VERSION = '0.1.0';
+
+/**
+ * Below this many models to render, a worker thread costs more to start (≈0.2 s with its module loading
+ * and macro compilation) than it saves.
+ */
+const PARALLEL_PARSE_MIN_NODES = Number(process.env.KILN_PARSE_WORKER_MIN_NODES ?? 400);
 
 export interface InvocationOptions {
   command: string;
@@ -105,11 +113,14 @@ export class Invocation {
         factory.type,
       ]))
       : undefined;
-    const parsed = parseProject({
+    const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
+    const parsed = await parseProject({
       project,
       target,
       adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])],
       cache,
+      // The worker exists only in the built package (tests that run sources parse on one thread).
+      parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
       shared: {
         invocationId: '',
         runStartedAt: new Date(),
@@ -125,6 +136,7 @@ export class Invocation {
     for (const w of project.diagnostics.warnings) reporter.warn(w);
     const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor);
     inv.parseSeconds = (performance.now() - started) / 1000;
+    reporter.debug(`parse: rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread`);
     if (cache) reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? "" : "s"}, ${cache.misses} miss${cache.misses === 1 ? "" : "es"}`);
     return inv;
   }

@@ -325,7 +325,7 @@ describe('query results (agate)', () => {
 const TARGET: TargetInfo = { name: 'dev', type: 'duckdb', schema: 'main', database: 'db', threads: 1, profileName: 'p', fields: {} };
 const PROJECT_FILE = "name: jinja_proj\nversion: '1'\nprofile: p\n";
 
-function parseDir(projectDir: string): ParsedProject {
+function parseDir(projectDir: string): Promise<ParsedProject> {
   const project = loadProject({ projectDir });
   return parseProject({
     project,
@@ -379,11 +379,11 @@ describe('macros through the project pipeline', () => {
   let dir: string;
   let parsed: ParsedProject;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const files: Record<string, string> = { 'dbt_project.yml': PROJECT_FILE, 'macros/a.sql': MACROS_A, 'macros/b.sql': MACROS_B };
     for (const [name, sql] of MODELS) files[`models/${name}.sql`] = sql;
     dir = makeProject(files);
-    parsed = parseDir(dir);
+    parsed = await parseDir(dir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -407,12 +407,12 @@ describe('template errors name the file and line', () => {
     ['undefined macro at render time', 'select 1\n-- c\n{{ no_such_macro() }}\n', 3, /no_such_macro/],
     ['raise_compiler_error', "select 1\n{{ exceptions.raise_compiler_error('boom') }}\n", 2, /boom/],
   ];
-  it.each(cases)('%s', (_what, sql, line, message) => {
+  it.each(cases)('%s', async (_what, sql, line, message) => {
     const dir = makeProject({ 'dbt_project.yml': PROJECT_FILE, 'models/bad.sql': sql, 'models/good.sql': 'select 1' });
     try {
       let error: unknown;
       try {
-        parseDir(dir);
+        await parseDir(dir);
       } catch (e) {
         error = e;
       }
@@ -426,7 +426,7 @@ describe('template errors name the file and line', () => {
     }
   });
 
-  it('an unclosed block in a macro file names the macro file, the line Jinja stops at, and the open block', () => {
+  it('an unclosed block in a macro file names the macro file, the line Jinja stops at, and the open block', async () => {
     const dir = makeProject({
       'dbt_project.yml': PROJECT_FILE,
       'macros/broken.sql': '{% macro broken() %}\n  {% for x in [1] %}\n    {{ x }}\n{% endmacro %}\n',
@@ -435,7 +435,7 @@ describe('template errors name the file and line', () => {
     try {
       let error: unknown;
       try {
-        parseDir(dir);
+        await parseDir(dir);
       } catch (e) {
         error = e;
       }

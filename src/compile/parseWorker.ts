@@ -1,0 +1,46 @@
+/**
+ * The parse worker: renders a share of a large project's models on the second core. It receives the
+ * renderer setup and the node identities, and answers with parse entries (or the first error), plus the
+ * log lines templates wrote, for the main thread to print.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { KilnError } from '../errors.js';
+import { Vars, type VarsSnapshot } from '../project/vars.js';
+import type { NodeIdentity } from './context.js';
+import type { ParseEntry } from './parseCache.js';
+import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
+
+export interface ParseWorkerInput {
+  setup: Omit<ParseRendererSetup, 'shared'> & { shared: Omit<ParseRendererSetup['shared'], 'log' | 'runStartedAt'> & { runStartedAt: string } };
+  vars: VarsSnapshot;
+  identities: NodeIdentity[];
+}
+
+export type SerializedError = { kind: KilnError['kind']; message: string; location?: KilnError['location']; hint?: string; node?: string };
+
+export interface ParseWorkerOutput {
+  entries: [string, ParseEntry][];
+  logs: { level: 'info' | 'debug' | 'warn'; message: string; node?: string }[];
+  error?: SerializedError;
+}
+
+function run(input: ParseWorkerInput): ParseWorkerOutput {
+  const logs: ParseWorkerOutput['logs'] = [];
+  const setup: ParseRendererSetup = {
+    ...input.setup,
+    shared: { ...input.setup.shared, runStartedAt: new Date(input.setup.shared.runStartedAt), log: (level, message, node) => logs.push({ level, message, node }) },
+  };
+  const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {} }));
+  const entries: [string, ParseEntry][] = [];
+  try {
+    for (const identity of input.identities) entries.push([identity.uniqueId, renderParseEntry(renderer, identity)]);
+  } catch (e) {
+    const error: SerializedError = e instanceof KilnError
+      ? { kind: e.kind, message: e.message, location: e.location, hint: e.hint, node: e.node }
+      : { kind: 'compile', message: (e as Error).message ?? String(e) };
+    return { entries, logs, error };
+  }
+  return { entries, logs };
+}
+
+parentPort!.postMessage(run(workerData as ParseWorkerInput));
