@@ -10,8 +10,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
 
+// Build the package, then typecheck the tests against it (vitest itself does not typecheck).
 const build = run(bin('tsc'), ['-p', 'tsconfig.json']);
-if (build.status !== 0) {
+const typecheck = build.status === 0 ? run(bin('tsc'), ['-p', 'test/tsconfig.json']) : build;
+if (build.status !== 0 || typecheck.status !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }

@@ -78,9 +78,9 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
       await runHooks(services, conn, node, 'pre-hook', log);
       let result: StepResult;
       try {
-        if (materialized === 'view') result = await services.materializer.view(conn, relationRef(node), sql, compiled.sqlHeader, log);
-        else if (materialized === 'table') result = await services.materializer.table(conn, relationRef(node), sql, compiled.sqlHeader, log);
-        else {
+        if (materialized === 'view' || materialized === 'table') {
+          result = await services.materializer.fromSelect(conn, materialized, relationRef(node), sql, compiled.sqlHeader, log);
+        } else {
           throw new KilnError('compile', `materialization '${materialized}' is not available in this version of Kiln`, {
             location: { file: node.originalFilePath },
             node: node.uniqueId,

@@ -173,24 +173,14 @@ export class Materializer {
     return result;
   }
 
-  async view(conn: Connection, target: RelationRef, sql: string, sqlHeader: string | undefined, log: SqlLog): Promise<StepResult> {
+  /** A view or table from one SELECT: `create [or replace] view|table … as (select …)`. */
+  async fromSelect(conn: Connection, kind: 'view' | 'table', target: RelationRef, sql: string, sqlHeader: string | undefined, log: SqlLog): Promise<StepResult> {
+    const ddl = this.adapter.ddl;
     return this.replace(conn, target, {
-      kind: 'view',
+      kind,
       singleStatement: true,
       build: async (rel, replace) => {
-        const stmt = this.adapter.ddl.createViewAs(rel, sql, { replace, sqlHeader });
-        log(stmt);
-        return conn.execute(stmt);
-      },
-    }, log);
-  }
-
-  async table(conn: Connection, target: RelationRef, sql: string, sqlHeader: string | undefined, log: SqlLog): Promise<StepResult> {
-    return this.replace(conn, target, {
-      kind: 'table',
-      singleStatement: true,
-      build: async (rel, replace) => {
-        const stmt = this.adapter.ddl.createTableAs(rel, sql, { replace, sqlHeader });
+        const stmt = kind === 'view' ? ddl.createViewAs(rel, sql, { replace, sqlHeader }) : ddl.createTableAs(rel, sql, { replace, sqlHeader });
         log(stmt);
         return conn.execute(stmt);
       },

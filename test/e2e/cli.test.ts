@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runKiln } from '../helpers/project';
+import { makeProject, runKiln } from '../helpers/project.js';
 
 const SHOP = {
   'kiln_project.yml': 'name: shop\nvars:\n  factor: 2\n',

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, queryDuckdb, runKiln } from '../helpers/project';
+import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
 
 const files: Record<string, string> = {
   'dbt_project.yml': [

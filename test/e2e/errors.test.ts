@@ -3,7 +3,7 @@
  * with the documented code (2 for config/compile, 1 for failures while running). No stack traces.
  */
 import { describe, expect, it } from 'vitest';
-import { makeProject, runKiln } from '../helpers/project';
+import { makeProject, runKiln } from '../helpers/project.js';
 
 const PROJECT = `name: shop\nprofile: shop\n`;
 

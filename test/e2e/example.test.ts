@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { queryDuckdb, REPO, runKiln, type CliResult } from '../helpers/project';
+import { queryDuckdb, REPO, runKiln, type CliResult } from '../helpers/project.js';
 
 describe('example project', () => {
   let dir: string;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runKiln } from '../helpers/project';
+import { makeProject, runKiln } from '../helpers/project.js';
 
 function project(extra: Record<string, string> = {}) {
   const files: Record<string, string> = {

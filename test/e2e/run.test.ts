@@ -2,9 +2,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, queryDuckdb, runKiln } from '../helpers/project';
+import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
 
 const db = (dir: string, name = 'shop') => join(dir, 'target', `${name}.duckdb`);
+
+/** One event of `--log-format json` output. */
+interface LogEvent {
+  event: string;
+  status?: string;
+  node: { name: string };
+  [key: string]: unknown;
+}
+
+const events = (stdout: string): LogEvent[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as LogEvent);
 
 describe('materializations and safety', () => {
   it('a failing rebuild leaves the previous table and view in place', async () => {
@@ -66,10 +76,10 @@ describe('scheduling', () => {
     const dir = makeProject(diamond);
     const r = await runKiln(['run', '--log-format', 'json'], dir);
     expect(r.code).toBe(1);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const finished = Object.fromEntries(events.filter((e) => e.event === 'node_finish').map((e) => [e.node.name, e.status]));
+    const all = events(r.stdout);
+    const finished = Object.fromEntries(all.filter((e) => e.event === 'node_finish').map((e) => [e.node.name, e.status]));
     expect(finished).toEqual({ root: 'success', left: 'success', right: 'error', bottom: 'skipped', after_right: 'skipped', independent: 'success' });
-    const summary = events.find((e) => e.event === 'summary');
+    const summary = all.find((e) => e.event === 'summary');
     expect(summary).toMatchObject({ PASS: 3, ERROR: 1, SKIP: 2, TOTAL: 6 });
     const results = JSON.parse(readFileSync(join(dir, 'target/run_results.json'), 'utf8'));
     const bottom = results.results.find((x: { unique_id: string }) => x.unique_id === 'model.shop.bottom');
@@ -81,11 +91,11 @@ describe('scheduling', () => {
     const dir = makeProject(diamond);
     const r = await runKiln(['run', '--fail-fast', '--threads', '1', '--log-format', 'json'], dir);
     expect(r.code).toBe(1);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const summary = events.find((e) => e.event === 'summary');
+    const all = events(r.stdout);
+    const summary = all.find((e) => e.event === 'summary')!;
     expect(summary.ERROR).toBe(1);
     // One thread runs ready nodes in file order: independent, root, left, right (fails); the rest never start.
-    const started = events.filter((e) => e.event === 'node_start').map((e) => e.node.name);
+    const started = all.filter((e) => e.event === 'node_start').map((e) => e.node.name);
     expect(started).toEqual(['independent', 'root', 'left', 'right']);
     expect(summary.SKIP).toBe(2);
   });
@@ -95,7 +105,7 @@ describe('scheduling', () => {
     expect((await runKiln(['run'], dir)).code).toBe(0);
     const r = await runKiln(['run', '-s', '+bottom', '--exclude', 'left', '--threads', '1', '--log-format', 'json'], dir);
     expect(r.code).toBe(0);
-    const started = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'node_start').map((e) => e.node.name);
+    const started = events(r.stdout).filter((e) => e.event === 'node_start').map((e) => e.node.name);
     expect(started).toEqual(['root', 'right', 'bottom']);
   });
 });

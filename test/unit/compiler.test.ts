@@ -12,6 +12,7 @@ import { KilnError } from '../../src/errors.js';
 import { loadProject } from '../../src/project/loadProject.js';
 import type { SqlNode } from '../../src/project/nodes.js';
 import { makeProject } from '../helpers/project.js';
+import { rejected } from '../helpers/errors.js';
 
 /** [what, template, expected output, context] */
 type Case = [string, string, string, Record<string, unknown>?];
@@ -410,14 +411,7 @@ describe('template errors name the file and line', () => {
   it.each(cases)('%s', async (_what, sql, line, message) => {
     const dir = makeProject({ 'dbt_project.yml': PROJECT_FILE, 'models/bad.sql': sql, 'models/good.sql': 'select 1' });
     try {
-      let error: unknown;
-      try {
-        await parseDir(dir);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(KilnError);
-      const err = error as KilnError;
+      const err = await rejected(() => parseDir(dir));
       expect(err.message).toMatch(message);
       expect(err.location?.file).toBe('models/bad.sql');
       expect(err.location?.line).toBe(line);
@@ -433,14 +427,7 @@ describe('template errors name the file and line', () => {
       'models/uses.sql': 'select {{ broken() }}',
     });
     try {
-      let error: unknown;
-      try {
-        await parseDir(dir);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(KilnError);
-      const err = error as KilnError;
+      const err = await rejected(() => parseDir(dir));
       expect(err.location?.file).toBe('macros/broken.sql');
       expect(err.location?.line).toBe(4);
       expect(err.message).toMatch(/unknown block tag: endmacro \(the '\{% for %\}' block opened at line 2 is not closed\)/);

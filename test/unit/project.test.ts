@@ -11,17 +11,9 @@ import { profileSearchPath, resolveTarget } from '../../src/project/profiles.js'
 import { loadProjectFile } from '../../src/project/projectFile.js';
 import { Vars } from '../../src/project/vars.js';
 import { YamlFile } from '../../src/project/yamlFile.js';
-import { makeProject } from '../helpers/project';
+import { makeProject } from '../helpers/project.js';
+import { thrown } from '../helpers/errors.js';
 
-function thrown(fn: () => unknown): KilnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KilnError) return e;
-    throw e;
-  }
-  throw new Error('expected a KilnError');
-}
 
 describe('project file', () => {
   it('prefers kiln_project.yml and falls back to dbt_project.yml', () => {

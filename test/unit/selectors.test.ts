@@ -28,6 +28,7 @@ import {
 } from '../../src/graph/selectors.js';
 import type { GraphNode, ResourceType } from '../../src/project/nodes.js';
 import { YamlFile } from '../../src/project/yamlFile.js';
+import { thrown } from '../helpers/errors.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixture
@@ -160,15 +161,6 @@ function run(req: Partial<SelectionRequest>, defs: SelectorDefinitions = NO_SELE
 /** `--select <args...>` with no YAML selectors. */
 const select = (...args: string[]) => run({ select: args });
 
-function thrown(fn: () => unknown): KilnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KilnError) return e;
-    throw e;
-  }
-  throw new Error('expected a KilnError');
-}
 
 function yamlSelectors(text: string): SelectorDefinitions {
   return loadYamlSelectors(YamlFile.parse(text, 'selectors.yml'));
