@@ -253,3 +253,18 @@ describe('hooks and warehouse calls in templates', () => {
     expect(r.stderr).toContain("materialization 'materialized_view' is not available in this version of Kiln");
   });
 });
+
+describe('what this version does not run yet', () => {
+  it('says so once, instead of silently skipping data tests and snapshots', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': 'select 1 as id',
+      'models/schema.yml': 'version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        tests: [unique, not_null]\n',
+      'tests/no_negative.sql': 'select * from {{ ref("a") }} where id < 0',
+      'snapshots/snap.sql': '{% snapshot snap %}select 1{% endsnapshot %}',
+    });
+    const r = await runKiln(['build'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('Warning: not run by this version of Kiln: 3 data tests, 1 snapshot file');
+  });
+});
