@@ -264,9 +264,11 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       node.relation = cached;
     } else {
       const nodeArg = { name: node.name, unique_id: node.uniqueId, resource_type: node.resourceType, package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags };
-      const database = renderer.callMacro('generate_database_name', [node.config.database ?? null, nodeArg], id);
-      const schema = renderer.callMacro('generate_schema_name', [node.config.schema ?? null, nodeArg], id);
-      const alias = renderer.callMacro('generate_alias_name', [node.config.alias ?? null, nodeArg], id);
+      const [database, schema, alias] = renderer.callMacros([
+        ['generate_database_name', [node.config.database ?? null, nodeArg]],
+        ['generate_schema_name', [node.config.schema ?? null, nodeArg]],
+        ['generate_alias_name', [node.config.alias ?? null, nodeArg]],
+      ], id);
       node.relation = {
         database: database === null || database === undefined || database === '' ? undefined : String(database),
         schema: String(schema),

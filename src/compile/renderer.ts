@@ -119,22 +119,33 @@ export class Renderer {
    * Returns the macro's return() value, or its output text trimmed.
    */
   callMacro(name: string, args: unknown[], node: NodeIdentity, phase: 'parse' | 'execute' = 'parse'): unknown {
-    const fn = this.macros.get(name);
-    if (!fn) throw new KilnError('compile', `macro '${name}' is not defined`);
+    return this.callMacros([[name, args]], node, phase)[0];
+  }
+
+  /**
+   * Call several macros with one context for `node` (the three naming macros per node: building the
+   * context once instead of three times is measurable on 10,000 models).
+   */
+  callMacros(calls: readonly [string, unknown[]][], node: NodeIdentity, phase: 'parse' | 'execute' = 'parse'): unknown[] {
     const previous = this.scope.current;
-    const bridge = new AsyncBridge();
-    this.scope.current = buildContext(this.shared, node, newRecord(), phase, bridge);
+    this.scope.current = buildContext(this.shared, node, newRecord(), phase, new AsyncBridge());
     try {
-      const out = fn(...args);
-      if (out && typeof out === 'object' && 'val' in (out as object) && out instanceof nunjucks.runtime.SafeString) return String(out).trim();
-      return typeof out === 'string' ? out.trim() : out;
-    } catch (e) {
-      const def = this.macros.find(name)!;
-      throw translateTemplateError(e, def.path, `macro '${name}'`, node.uniqueId, 'render');
+      return calls.map(([name, args]) => {
+        const fn = this.macros.get(name);
+        if (!fn) throw new KilnError('compile', `macro '${name}' is not defined`);
+        try {
+          const out = fn(...args);
+          if (out instanceof nunjucks.runtime.SafeString) return String(out).trim();
+          return typeof out === 'string' ? out.trim() : out;
+        } catch (e) {
+          throw translateTemplateError(e, this.macros.find(name)!.path, `macro '${name}'`, node.uniqueId, 'render');
+        }
+      });
     } finally {
       this.scope.current = previous;
     }
   }
+
 
   /** Render a free-standing template string (hooks, `kiln show --inline`) in the execute phase. */
   async renderString(source: string, node: NodeIdentity, resolvers: ExecuteResolvers, what: string): Promise<string> {
