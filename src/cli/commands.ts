@@ -45,13 +45,16 @@ async function withInvocation(name: string, flags: GlobalFlags, body: (inv: Invo
     const reporter = makeReporter(flags);
     const inv = await Invocation.load(invocationOptions(name, flags, reporter));
     let interrupted = false;
+    // First Ctrl-C: cancel and stop cleanly (run_results is still written). Second: leave at once.
     const onSignal = () => {
+      if (interrupted) process.exit(130);
       interrupted = true;
       reporter.info('Interrupted: cancelling running queries…');
+      inv.abort.abort();
       void inv.warehouse?.adapter.cancelAll();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const code = await body(inv);
       return interrupted ? 130 : code;

@@ -56,6 +56,8 @@ export interface Warehouse {
 
 export class Invocation {
   readonly invocationId = randomUUID();
+  /** Aborted when the user interrupts (SIGINT/SIGTERM): the scheduler starts nothing more. */
+  readonly abort = new AbortController();
   readonly startedAt = new Date();
   warehouse?: Warehouse;
   parseSeconds = 0;

@@ -79,6 +79,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   await schedule(inv.graph, selected, {
     threads: inv.threads,
     failFast: inv.opts.failFast,
+    signal: inv.abort.signal,
     onFailFast: () => {
       void wh.adapter.cancelAll();
     },
@@ -87,7 +88,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
       const causeNode = cause ? inv.graph.node(cause) : undefined;
       const result: NodeResult = {
         uniqueId: id, status: 'skipped',
-        message: causeNode ? `SKIP (upstream ${causeNode.name} failed)` : 'SKIP (stopped by --fail-fast)',
+        message: causeNode ? `SKIP (upstream ${causeNode.name} failed)` : inv.abort.signal.aborted ? 'SKIP (interrupted)' : 'SKIP (stopped by --fail-fast)',
         executionTime: 0, timing: [], adapterResponse: {}, failures: null, threadId: 'main',
         relationName: wh.adapter.renderRelation(node.relation),
       };
@@ -142,7 +143,10 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   const schemas = [...new Set(ids.map((id) => inv.graph.node(id).relation.schema))];
   let hookError: KilnError | undefined;
   try {
-    await runProjectHooks(inv, 'on-run-end', { results: hookResults, schemas, database_schemas: schemas.map((s) => [inv.target.database, s]) });
+    // An interrupted run stops here: on-run-end hooks would run against a half-built project.
+    if (!inv.abort.signal.aborted) {
+      await runProjectHooks(inv, 'on-run-end', { results: hookResults, schemas, database_schemas: schemas.map((s) => [inv.target.database, s]) });
+    }
   } catch (e) {
     hookError = e instanceof KilnError ? e : new KilnError('runtime', errorMessage(e));
   }

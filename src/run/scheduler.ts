@@ -16,6 +16,8 @@ export interface ScheduleOptions {
   skip: (id: string, cause: string | undefined) => void;
   /** Called once on the first failure when fail-fast is on (to cancel in-flight work). */
   onFailFast?: () => void;
+  /** Aborted on SIGINT/SIGTERM: no further node starts; the rest are skipped. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -95,6 +97,13 @@ export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string
     wakeAll();
   };
 
+  const onAbort = () => {
+    stopped = true;
+    wakeAll();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) stopped = true;
+
   const worker = async (threadIndex: number) => {
     for (;;) {
       if (stopped) return;
@@ -117,6 +126,7 @@ export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string
   };
   const threads = Math.max(1, opts.threads);
   await Promise.all(Array.from({ length: threads }, (_, i) => worker(i + 1)));
+  opts.signal?.removeEventListener('abort', onAbort);
 
   if (stopped) {
     for (const id of order) {

@@ -268,3 +268,34 @@ describe('what this version does not run yet', () => {
     expect(r.stderr).toContain('Warning: not run by this version of Kiln: 3 data tests, 1 snapshot file');
   });
 });
+
+describe('interruption', () => {
+  it('SIGINT cancels the running query, starts nothing more, writes run_results and exits 130', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a_slow.sql': "{{ config(materialized='table') }}select count(*) as n from range(20000000000) t(i) where i % 7 = 3",
+      'models/b_after.sql': 'select * from {{ ref("a_slow") }}',
+      'models/c_other.sql': 'select 1 as x',
+    });
+    const { spawn } = await import('node:child_process');
+    const { KILN_BIN } = await import('../helpers/project.js');
+    const child = spawn(process.execPath, [KILN_BIN, 'run', '--threads', '1', '--log-format', 'json'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let sent = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (!sent && stdout.includes('"node_start"') && stdout.includes('a_slow')) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), 300);
+      }
+    });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(130);
+    const results = JSON.parse(readFileSync(join(dir, 'target/run_results.json'), 'utf8')) as { results: { unique_id: string; status: string; message: string }[] };
+    const byId = Object.fromEntries(results.results.map((r) => [r.unique_id, r]));
+    expect(byId['model.shop.a_slow'].status).toBe('error');
+    expect(byId['model.shop.a_slow'].message).toMatch(/interrupt/i);
+    expect(byId['model.shop.b_after'].status).toBe('skipped');
+    expect(byId['model.shop.c_other']).toMatchObject({ status: 'skipped', message: 'SKIP (interrupted)' });
+  });
+});
