@@ -236,6 +236,11 @@ describe('hooks and warehouse calls in templates', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(await queryDuckdb(db(dir), 'select * from main.pivot')).toEqual([{ c1: 1, c2: 2, total: 3 }]);
+    // What ran is kept in target/run/: the pre-hook, the build under a temporary name and the swap.
+    const ran = readFileSync(join(dir, 'target/run/shop/models/pivot.sql'), 'utf8');
+    expect(ran).toContain("insert into main.audit values ('pre pivot');");
+    expect(ran).toMatch(/create table "shop"."main"."pivot__kiln_tmp" as \(/);
+    expect(ran).toContain('alter table "shop"."main"."pivot__kiln_tmp" rename to "pivot";');
     expect(await queryDuckdb(db(dir), 'select event from main.audit')).toEqual([
       { event: 'start' }, { event: 'post 2' }, { event: 'pre pivot' }, { event: 'end 2' },
     ]);

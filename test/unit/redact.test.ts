@@ -1,0 +1,24 @@
+/** Secrets from profiles never reach logs, the `target` variable or artifacts. */
+import { describe, expect, it } from 'vitest';
+import { Redactor } from '../../src/run/redact.js';
+
+describe('Redactor', () => {
+  const redactor = new Redactor({
+    type: 'postgres',
+    database: 'db',
+    schema: 'public',
+    secretFields: ['keyfile_json'],
+    fields: { host: 'localhost', user: 'me', password: 's3cret-pw', keyfile_json: '{"private": "abc123"}', private_key_passphrase: 'pp-42', threads: 4 },
+  });
+
+  it('drops secret fields (declared by the adapter or named like a secret) from what templates see', () => {
+    expect(redactor.safeFields({ host: 'localhost', user: 'me', password: 's3cret-pw', keyfile_json: 'x', private_key_passphrase: 'pp-42', threads: 4 }))
+      .toEqual({ host: 'localhost', user: 'me', threads: 4 });
+  });
+
+  it('scrubs secret values from any text, e.g. a driver error that echoes a connection string', () => {
+    expect(redactor.scrub('connect failed: postgres://me:s3cret-pw@localhost/db (passphrase pp-42)'))
+      .toBe('connect failed: postgres://me:*****@localhost/db (passphrase *****)');
+    expect(redactor.scrub('nothing secret here')).toBe('nothing secret here');
+  });
+});
