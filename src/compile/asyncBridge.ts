@@ -3,8 +3,9 @@
  * `adapter.get_relation` and statement blocks need the warehouse. A call whose answer is not known yet
  * throws {@link NeedAsync}; the renderer awaits the work, stores the answer under the call's position in
  * the render, and renders again. Templates are deterministic given the same answers, so the k-th call of
- * the next attempt is the same call and finds its answer. Renders that touch the warehouse once or twice
- * (the usual case) cost one or two extra renders.
+ * the next attempt is the same call and finds its answer. Answers are keyed by position, not by SQL text:
+ * a statement whose text changes between attempts (it embeds now()) still runs once. Renders that touch
+ * the warehouse once or twice (the usual case) cost one or two extra renders.
  */
 export class NeedAsync extends Error {
   constructor() {
@@ -13,8 +14,8 @@ export class NeedAsync extends Error {
 }
 
 export class AsyncBridge {
-  private readonly answers = new Map<string, unknown>();
-  private pending: { key: string; work: () => Promise<unknown> } | undefined;
+  private readonly answers: { label: string; value: unknown }[] = [];
+  private pending: { position: number; label: string; work: () => Promise<unknown> } | undefined;
   private seq = 0;
   /** Side effects (log lines) already emitted by earlier attempts, so a re-render does not repeat them. */
   private effectsDone = 0;
@@ -22,9 +23,16 @@ export class AsyncBridge {
 
   /** Answer for this call position, or throw NeedAsync after scheduling `work`. */
   call<T>(label: string, work: () => Promise<T>): T {
-    const key = `${this.seq++}\0${label}`;
-    if (this.answers.has(key)) return this.answers.get(key) as T;
-    this.pending = { key, work };
+    const position = this.seq++;
+    const known = this.answers[position];
+    if (known) {
+      if (known.label !== label) {
+        throw new Error(`the template's warehouse calls changed between renders (${known.label} became ${label}); ` +
+          'make the calls it makes depend only on earlier answers, not on time or randomness');
+      }
+      return known.value as T;
+    }
+    this.pending = { position, label, work };
     throw new NeedAsync();
   }
 
@@ -45,10 +53,10 @@ export class AsyncBridge {
       try {
         return render();
       } catch (e) {
-        const pending = this.pending as { key: string; work: () => Promise<unknown> } | undefined;
+        const pending = this.pending as { position: number; label: string; work: () => Promise<unknown> } | undefined;
         if (!pending) throw e;
         this.pending = undefined;
-        this.answers.set(pending.key, await pending.work());
+        this.answers[pending.position] = { label: pending.label, value: await pending.work() };
       }
     }
     throw new Error('internal: template asked the warehouse too many times');

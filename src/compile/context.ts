@@ -4,7 +4,7 @@
  * warehouse: calls are recorded and relations are placeholders. In the execute phase relations are real
  * and warehouse calls go through the AsyncBridge.
  */
-import type { Adapter, QueryResult } from '../adapter.js';
+import type { Adapter, Connection, QueryResult } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import { mergeConfig, normalizeConfigKey, type NodeConfig } from '../project/nodeConfig.js';
 import type { RefCall, ResolvedRelation } from '../project/nodes.js';
@@ -61,6 +61,11 @@ export interface NodeIdentity {
   relation?: ResolvedRelation;
   /** Extra variables for this render (on-run-end's `results`, `schemas`). */
   extra?: Record<string, unknown>;
+  /**
+   * The connection the node is being built on. Warehouse calls in its hooks then share the node's session
+   * (temp tables, SET) and never wait for a second pooled connection (a deadlock with one thread).
+   */
+  connection?: Connection;
 }
 
 export interface ExecuteResolvers {
@@ -223,6 +228,9 @@ export function buildContext(
     return Relation.of(node.relation, type, shared.renderer!);
   };
 
+  const withConn = <T>(fn: (c: Connection) => Promise<T>): Promise<T> =>
+    node.connection ? fn(node.connection) : shared.adapter!.withConnection(fn);
+
   const needsWarehouse = <T>(label: string, work: () => Promise<T>, whenParsing: T): T => {
     if (!execute) {
       record.needsExecuteRender = true;
@@ -235,8 +243,8 @@ export function buildContext(
   };
 
   const runQuery = (sql: unknown) =>
-    needsWarehouse(`run_query:${String(sql)}`, async () => {
-      const res = await shared.adapter!.withConnection((c) => c.execute(String(sql)));
+    needsWarehouse('run_query', async () => {
+      const res = await withConn((c) => c.execute(String(sql)));
       return new AgateTable(res);
     }, null);
 
@@ -250,7 +258,7 @@ export function buildContext(
       return '';
     }
     const fetch = !!(pos[1] ?? kw.fetch_result);
-    const res = needsWarehouse(`statement:${name}:${sql}`, () => shared.adapter!.withConnection((c) => c.execute(sql)), null);
+    const res = needsWarehouse(`statement:${name}`, () => withConn((c) => c.execute(sql)), null);
     if (res) record.statements.set(name, { response: res, table: new AgateTable(fetch ? res : { ...res, rows: [] }) });
     return '';
   };
@@ -271,14 +279,14 @@ export function buildContext(
     const schema = String(kw.schema ?? pos[1]);
     const identifier = String(kw.identifier ?? pos[2]);
     return needsWarehouse(`get_relation:${database}.${schema}.${identifier}`, async () => {
-      const info = await shared.relations!.get({ database: database ?? undefined, schema, identifier });
+      const info = await shared.relations!.get({ database: database ?? undefined, schema, identifier }, node.connection);
       return info ? new Relation(info.database, info.schema, info.identifier, info.kind === 'dynamic_table' ? 'table' : info.kind, shared.renderer!) : null;
     }, null);
   };
 
   const getColumns = (relation: { database?: string; schema: string; identifier: string }) =>
     needsWarehouse(`get_columns:${String(relation)}`, async () => {
-      const cols = await shared.adapter!.withConnection((c) =>
+      const cols = await withConn((c) =>
         shared.adapter!.getColumns(c, { database: relation.database, schema: relation.schema, identifier: relation.identifier }));
       return cols.map((c) => new Column(c.name, c.dataType, (n) => shared.adapter!.quoteIdentifier(n)));
     }, []);
@@ -307,11 +315,11 @@ export function buildContext(
     type: () => shared.adapterType,
     already_exists: (schema: string, identifier: string) => !!getRelation(shared.target.database, schema, identifier),
     check_schema_exists: (database: string, schema: string) =>
-      needsWarehouse(`schema_exists:${database}.${schema}`, async () => (await shared.relations!.list(database, schema)).length > 0, false),
+      needsWarehouse(`schema_exists:${database}.${schema}`, async () => (await shared.relations!.list(database, schema, node.connection)).length > 0, false),
     list_relations_without_caching: (rel: { database?: string; schema: string }) =>
       needsWarehouse(`list:${rel.database}.${rel.schema}`, async () => new AgateTable({
         columns: [{ name: 'database', dataType: 'text' }, { name: 'schema', dataType: 'text' }, { name: 'name', dataType: 'text' }, { name: 'type', dataType: 'text' }],
-        rows: (await shared.relations!.list(rel.database, rel.schema)).map((r) => ({ database: r.database, schema: r.schema, name: r.identifier, type: r.kind })),
+        rows: (await shared.relations!.list(rel.database, rel.schema, node.connection)).map((r) => ({ database: r.database, schema: r.schema, name: r.identifier, type: r.kind })),
         message: 'OK',
       }), null),
     quote_as_configured: (s: string) => s,

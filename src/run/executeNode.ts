@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Adapter, Connection, RelationRef } from '../adapter.js';
 import type { NodeCompiler } from '../compile/compileNode.js';
+import type { RelationCache } from '../compile/relationCache.js';
 import type { ParsedProject } from '../compile/parse.js';
 import { KilnError } from '../errors.js';
 import type { SeedNode, SqlNode } from '../project/nodes.js';
@@ -14,6 +15,7 @@ import { inspectSeed } from './seedTypes.js';
 export interface ExecuteServices {
   parsed: ParsedProject;
   adapter: Adapter;
+  relations: RelationCache;
   compiler: NodeCompiler;
   materializer: Materializer;
   runDir: string;
@@ -38,11 +40,25 @@ function writeRunFile(services: ExecuteServices, node: SqlNode | SeedNode, state
   writeFileSync(file, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
 }
 
-async function runHooks(services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, key: 'pre-hook' | 'post-hook', log: SqlLog): Promise<void> {
-  const hooks = (node.config[key] as unknown[]) ?? [];
+/** A hook runs inside the build's transaction unless written as {sql: …, transaction: false} (dbt's rule). */
+function inTransaction(hook: unknown): boolean {
+  return !(hook && typeof hook === 'object' && (hook as { transaction?: unknown }).transaction === false);
+}
+
+/**
+ * Run a node's pre- or post-hooks (those inside or outside the transaction), on the node's own connection
+ * so warehouse calls inside the hook share its session. Hooks may run DDL, so the node's schema is
+ * forgotten by the relation cache afterwards.
+ */
+async function runHooks(
+  services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, key: 'pre-hook' | 'post-hook', transactional: boolean, log: SqlLog,
+): Promise<void> {
+  const hooks = ((node.config[key] as unknown[]) ?? []).filter((h) => inTransaction(h) === transactional);
+  if (hooks.length === 0) return;
   const resolvers = services.compiler.resolversFor(node as SqlNode);
+  const identity = { ...services.parsed.identityOf(node), connection: conn };
   for (const [i, hook] of hooks.entries()) {
-    const sql = (await services.parsed.renderer.renderString(hookSql(hook), services.parsed.identityOf(node), resolvers, `${key} ${i + 1} of '${node.name}'`)).trim();
+    const sql = (await services.parsed.renderer.renderString(hookSql(hook), identity, resolvers, `${key} ${i + 1} of '${node.name}'`)).trim();
     if (!sql) continue;
     log(sql);
     try {
@@ -55,6 +71,23 @@ async function runHooks(services: ExecuteServices, conn: Connection, node: SqlNo
       });
     }
   }
+  services.relations.invalidate(node.relation.database, node.relation.schema);
+}
+
+/**
+ * Build a node between its hooks: pre-hooks first; post-hooks inside the swap's transaction, so a failing
+ * post-hook rolls the new relation back (where DDL is transactional); hooks marked transaction: false
+ * run before and after.
+ */
+async function withHooks(
+  services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, log: SqlLog,
+  build: (beforeCommit: () => Promise<void>) => Promise<StepResult>,
+): Promise<StepResult> {
+  await runHooks(services, conn, node, 'pre-hook', false, log);
+  await runHooks(services, conn, node, 'pre-hook', true, log);
+  const result = await build(() => runHooks(services, conn, node, 'post-hook', true, log));
+  await runHooks(services, conn, node, 'post-hook', false, log);
+  return result;
 }
 
 function relationRef(node: SqlNode | SeedNode): RelationRef {
@@ -75,22 +108,20 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
   const sql = compiled.sql;
   try {
     return await services.adapter.withConnection(async (conn) => {
-      await runHooks(services, conn, node, 'pre-hook', log);
       let result: StepResult;
       try {
-        if (materialized === 'view' || materialized === 'table') {
-          result = await services.materializer.fromSelect(conn, materialized, relationRef(node), sql, compiled.sqlHeader, log);
-        } else {
+        if (materialized !== 'view' && materialized !== 'table') {
           throw new KilnError('compile', `materialization '${materialized}' is not available in this version of Kiln`, {
             location: { file: node.originalFilePath },
             node: node.uniqueId,
             hint: 'Use view, table or ephemeral.',
           });
         }
+        result = await withHooks(services, conn, node, log, (beforeCommit) =>
+          services.materializer.fromSelect(conn, materialized, relationRef(node), sql, { sqlHeader: compiled.sqlHeader, beforeCommit }, log));
       } catch (e) {
         throw asDatabaseError(e, node, statements[statements.length - 1], services, sql);
       }
-      await runHooks(services, conn, node, 'post-hook', log);
       return { ...result, compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
     });
   } finally {
@@ -124,12 +155,12 @@ export async function executeSeed(services: ExecuteServices, node: SeedNode): Pr
   const log: SqlLog = (sql) => statements.push(sql);
   try {
     return await services.adapter.withConnection(async (conn) => {
-      await runHooks(services, conn, node, 'pre-hook', log);
       let result: StepResult;
       try {
-        result = await services.materializer.replace(conn, relationRef(node), {
+        result = await withHooks(services, conn, node, log, (beforeCommit) => services.materializer.replace(conn, relationRef(node), {
           kind: 'table',
           singleStatement: false,
+          beforeCommit,
           build: async (rel) => {
             const create = services.adapter.ddl.createTable(rel, columns.map((c) => ({ name: c.name, type: c.nativeType })), quoteColumns);
             log(create);
@@ -137,11 +168,10 @@ export async function executeSeed(services: ExecuteServices, node: SeedNode): Pr
             log(`-- load ${node.originalFilePath} (${table.rowCount} rows)`);
             return services.adapter.loadSeed(conn, rel, { path: node.absPath, delimiter, rowCount: table.rowCount, columns, quoteColumns });
           },
-        }, log);
+        }, log));
       } catch (e) {
         throw asDatabaseError(e, node, statements[statements.length - 1], services);
       }
-      await runHooks(services, conn, node, 'post-hook', log);
       return { ...result, compileStartedAt, compileCompletedAt };
     });
   } finally {

@@ -36,6 +36,11 @@ export interface BuildSpec {
   kind: RelationKind;
   singleStatement: boolean;
   build: (rel: RelationRef, replace: boolean) => Promise<StepResult>;
+  /**
+   * Work that belongs to the swap (post-hooks): run inside the transaction before commit, so its failure
+   * rolls the swap back; where there is no transaction, run right after the new relation is in place.
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 export class Materializer {
@@ -91,6 +96,7 @@ export class Materializer {
     if (existing) await this.drop(conn, target, existing.kind, log);
     const result = await spec.build(target, false);
     await this.relations.added(target, spec.kind);
+    await spec.beforeCommit?.();
     return result;
   }
 
@@ -112,13 +118,17 @@ export class Materializer {
         movedAside = true;
       }
       await this.run(conn, ddl.renameRelation(tmp, spec.kind, target), log);
-      if (transactional) await this.run(conn, ddl.commit!(), log);
+      if (transactional) {
+        await spec.beforeCommit?.();
+        await this.run(conn, ddl.commit!(), log);
+      }
     } catch (e) {
       await this.recover(conn, { target, tmp, backup, existingKind, movedAside, transactional }, log);
       throw e;
     }
     await this.relations.dropped(tmp);
     await this.relations.added(target, spec.kind);
+    if (!transactional) await spec.beforeCommit?.();
     // After commit, as dbt does: dropping inside the transaction holds locks longer (and Redshift objects).
     if (existingKind) {
       await this.relations.added(backup, existingKind);
@@ -157,6 +167,7 @@ export class Materializer {
     if (spec.singleStatement) {
       const result = await spec.build(target, true);
       await this.relations.added(target, spec.kind);
+      await spec.beforeCommit?.();
       return result;
     }
     // Multi-step builds (seeds) go to a temporary table first, then replace the target in one statement.
@@ -170,15 +181,21 @@ export class Materializer {
       await this.dropIfExists(conn, tmp, log);
     }
     await this.relations.added(target, spec.kind);
+    await spec.beforeCommit?.();
     return result;
   }
 
   /** A view or table from one SELECT: `create [or replace] view|table … as (select …)`. */
-  async fromSelect(conn: Connection, kind: 'view' | 'table', target: RelationRef, sql: string, sqlHeader: string | undefined, log: SqlLog): Promise<StepResult> {
+  async fromSelect(
+    conn: Connection, kind: 'view' | 'table', target: RelationRef, sql: string,
+    opts: { sqlHeader?: string; beforeCommit?: () => Promise<void> }, log: SqlLog,
+  ): Promise<StepResult> {
     const ddl = this.adapter.ddl;
+    const sqlHeader = opts.sqlHeader;
     return this.replace(conn, target, {
       kind,
       singleStatement: true,
+      beforeCommit: opts.beforeCommit,
       build: async (rel, replace) => {
         const stmt = kind === 'view' ? ddl.createViewAs(rel, sql, { replace, sqlHeader }) : ddl.createTableAs(rel, sql, { replace, sqlHeader });
         log(stmt);

@@ -60,7 +60,9 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   });
   const selected = new Set(ids);
   const wh = await inv.openWarehouse();
-  const services: ExecuteServices = { parsed: inv.parsed, adapter: wh.adapter, compiler: wh.compiler, materializer: wh.materializer, runDir: `${inv.targetDir}/run` };
+  const services: ExecuteServices = {
+    parsed: inv.parsed, adapter: wh.adapter, relations: wh.relations, compiler: wh.compiler, materializer: wh.materializer, runDir: `${inv.targetDir}/run`,
+  };
   const results = new Map<string, NodeResult>();
   let started_count = 0;
   const total = ids.length;

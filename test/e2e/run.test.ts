@@ -304,3 +304,47 @@ describe('interruption', () => {
     expect(byId['model.shop.c_other']).toMatchObject({ status: 'skipped', message: 'SKIP (interrupted)' });
   });
 });
+
+describe('hooks and the build share one connection and one transaction', () => {
+  it('a hook that queries the warehouse does not wait for a second connection (one thread)', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': "{{ config(materialized='table', post_hook=\"{% set r = run_query('select 41 as n') %}create table main.hook_saw as select {{ r.columns[0].values()[0] if execute else 0 }} + 1 as n\") }}select 1 as id",
+    });
+    const r = await runKiln(['run', '--threads', '1'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await queryDuckdb(db(dir), 'select n from main.hook_saw')).toEqual([{ n: 42 }]);
+  });
+
+  it('a failing post-hook rolls the new relation back; transaction: false hooks run outside', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': "{{ config(materialized='table') }}select 1 as v" });
+    expect((await runKiln(['run'], dir)).code).toBe(0);
+    writeFileSync(join(dir, 'models/a.sql'), "{{ config(materialized='table', post_hook='select * from no_such_table') }}select 2 as v");
+    const r = await runKiln(['run'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('post-hook 1 failed');
+    expect(await queryDuckdb(db(dir), 'select v from main.a')).toEqual([{ v: 1 }]);
+    writeFileSync(join(dir, 'models/a.sql'), "{{ config(materialized='table', post_hook=[{'sql': 'create table main.outside as select 1 as x', 'transaction': false}]) }}select 3 as v");
+    expect((await runKiln(['run'], dir)).code).toBe(0);
+    expect(await queryDuckdb(db(dir), 'select v from main.a')).toEqual([{ v: 3 }]);
+    expect(await queryDuckdb(db(dir), 'select x from main.outside')).toEqual([{ x: 1 }]);
+  });
+
+  it('a statement whose SQL changes between renders (now()) runs once', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': "name: shop\non-run-start: ['create table if not exists main.audit (stamp varchar)']\n",
+      'models/src.sql': 'select 1 as id',
+      'models/m.sql': [
+        '{% if execute %}',
+        "{% call statement('stamp') %}insert into main.audit values ('{{ modules.datetime.datetime.now().isoformat() }}'){% endcall %}",
+        "{% set cols = adapter.get_columns_in_relation(ref('src')) %}",
+        '{% endif %}',
+        "select 1 as one from {{ ref('src') }}",
+      ].join('\n'),
+    });
+    const r = await runKiln(['run', '--threads', '1'], dir);
+    expect(r.code).toBe(0);
+    expect(await queryDuckdb(db(dir), 'select count(*) as n from main.audit')).toEqual([{ n: 1 }]);
+  });
+});

@@ -36,7 +36,7 @@ async function setup(caps: Partial<AdapterCapabilities>, initialFailOn?: RegExp)
   const relations = new RelationCache(adapter);
   const materializer = new Materializer(adapter, relations);
   const build = (sql: string, kind: 'table' | 'view' = 'table') =>
-    adapter.withConnection((c) => materializer.fromSelect(c, kind, target, sql, undefined, () => {}));
+    adapter.withConnection((c) => materializer.fromSelect(c, kind, target, sql, {}, () => {}));
   const query = (sql: string) => real.withConnection((c) => c.execute(sql));
   return { build, query, statements, relations, failOn: (re: RegExp | undefined) => (failOn = re) };
 }
