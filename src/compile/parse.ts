@@ -259,12 +259,12 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   for (const node of nodes.values()) {
     if (node.resourceType !== 'model' && node.resourceType !== 'seed') continue;
     const id = identity(node);
-    const cached = node.resourceType === 'model' ? opts.cache?.relationFor(node, target) : undefined;
+    const cached = node.resourceType === 'model' ? opts.cache?.relationFor(node, target, project) : undefined;
     if (cached) {
       node.relation = cached;
     } else {
       const nodeArg = { name: node.name, unique_id: node.uniqueId, resource_type: node.resourceType, package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags };
-      const [database, schema, alias] = renderer.callMacros([
+      const { values: [database, schema, alias], record } = renderer.callMacros([
         ['generate_database_name', [node.config.database ?? null, nodeArg]],
         ['generate_schema_name', [node.config.schema ?? null, nodeArg]],
         ['generate_alias_name', [node.config.alias ?? null, nodeArg]],
@@ -274,7 +274,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
         schema: String(schema),
         identifier: String(alias),
       };
-      if (node.resourceType === 'model') opts.cache?.storeRelation(node, target, node.relation);
+      if (node.resourceType === 'model') {
+        opts.cache?.storeRelation(node, target, project, node.relation, { varsRead: [...record.varsRead], envRead: [...record.envRead] });
+      }
     }
     if (node.config.materialized === 'ephemeral') continue;
     const key = `${node.relation.database ?? ''}.${node.relation.schema}.${node.relation.identifier}`.toLowerCase();

@@ -25,22 +25,28 @@ export interface ParseEntry {
   targetRead: boolean;
 }
 
-interface StoredEntry extends ParseEntry {
-  checksum: string;
-  configHash: string;
+/** Hashes of the var and env var values a render read (values are hashed: env vars may be secrets). */
+interface ReadValues {
   varValues: Record<string, string>;
   envValues: Record<string, string | null>;
+}
+
+interface StoredEntry extends ParseEntry, ReadValues {
+  checksum: string;
+  configHash: string;
   targetHash: string | null;
-  relation?: { key: string; value: ResolvedRelation };
+  /** The naming macros' answer, and what they read. */
+  relation?: { key: string; value: ResolvedRelation } & ReadValues;
 }
 
 interface CacheFile {
-  version: 1;
+  version: number;
   globalKey: string;
   entries: Record<string, StoredEntry>;
 }
 
 const UNSET = '\u0000unset';
+const VERSION = 2;
 
 function hash(v: unknown): string {
   return createHash('sha1').update(JSON.stringify(v) ?? 'undefined').digest('hex');
@@ -64,7 +70,7 @@ export class ParseCache {
   static open(path: string, globalKey: string): ParseCache {
     try {
       const file = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-      if (file.version === 1 && file.globalKey === globalKey) return new ParseCache(path, globalKey, file.entries);
+      if (file.version === VERSION && file.globalKey === globalKey) return new ParseCache(path, globalKey, file.entries);
     } catch {
       // missing or unreadable: start empty
     }
@@ -84,14 +90,30 @@ export class ParseCache {
     }
   }
 
+  private envValue(name: string): string | null {
+    const v = process.env[name];
+    return v === undefined ? null : hash(v);
+  }
+
+  private readValues(project: Project, pkg: string, varsRead: readonly string[], envRead: readonly string[]): ReadValues {
+    return {
+      varValues: Object.fromEntries(varsRead.map((v) => [v, this.varValue(project, pkg, v)])),
+      envValues: Object.fromEntries(envRead.map((v) => [v, this.envValue(v)])),
+    };
+  }
+
+  private unchanged(project: Project, pkg: string, r: ReadValues): boolean {
+    return Object.entries(r.varValues).every(([v, h]) => h === this.varValue(project, pkg, v)) &&
+      Object.entries(r.envValues).every(([v, h]) => h === this.envValue(v));
+  }
+
   lookup(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo): ParseEntry | undefined {
     const e = this.entries[node.uniqueId];
     const ok =
       e &&
       e.checksum === node.checksum &&
       e.configHash === hash(baseConfig) &&
-      e.varsRead.every((v) => e.varValues[v] === this.varValue(project, node.packageName, v)) &&
-      e.envRead.every((v) => e.envValues[v] === (process.env[v] ?? null)) &&
+      this.unchanged(project, node.packageName, e) &&
       (!e.targetRead || e.targetHash === hash(target));
     if (ok) this.hits++;
     else this.misses++;
@@ -101,25 +123,27 @@ export class ParseCache {
   store(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo, entry: ParseEntry): void {
     this.entries[node.uniqueId] = {
       ...entry,
+      ...this.readValues(project, node.packageName, entry.varsRead, entry.envRead),
       checksum: node.checksum,
       configHash: hash(baseConfig),
-      varValues: Object.fromEntries(entry.varsRead.map((v) => [v, this.varValue(project, node.packageName, v)])),
-      envValues: Object.fromEntries(entry.envRead.map((v) => [v, process.env[v] ?? null])),
       targetHash: entry.targetRead ? hash(target) : null,
     };
     this.dirty = true;
   }
 
-  /** Relation names depend on the final config and the target (through generate_schema_name). */
-  relationFor(node: SqlNode, target: TargetInfo): ResolvedRelation | undefined {
-    const e = this.entries[node.uniqueId];
-    return e?.relation && e.relation.key === hash([node.config, target]) ? e.relation.value : undefined;
+  /**
+   * Relation names depend on the final config, the target, and whatever vars and env vars the naming
+   * macros (a project's own generate_schema_name) read.
+   */
+  relationFor(node: SqlNode, target: TargetInfo, project: Project): ResolvedRelation | undefined {
+    const r = this.entries[node.uniqueId]?.relation;
+    return r && r.key === hash([node.config, target]) && this.unchanged(project, node.packageName, r) ? r.value : undefined;
   }
 
-  storeRelation(node: SqlNode, target: TargetInfo, value: ResolvedRelation): void {
+  storeRelation(node: SqlNode, target: TargetInfo, project: Project, value: ResolvedRelation, reads: { varsRead: string[]; envRead: string[] }): void {
     const e = this.entries[node.uniqueId];
     if (!e) return;
-    e.relation = { key: hash([node.config, target]), value };
+    e.relation = { key: hash([node.config, target]), value, ...this.readValues(project, node.packageName, reads.varsRead, reads.envRead) };
     this.dirty = true;
   }
 
@@ -135,7 +159,7 @@ export class ParseCache {
     if (!this.dirty) return;
     mkdirSync(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;
-    const file: CacheFile = { version: 1, globalKey: this.globalKey, entries: this.entries };
+    const file: CacheFile = { version: VERSION, globalKey: this.globalKey, entries: this.entries };
     writeFileSync(tmp, JSON.stringify(file));
     renameSync(tmp, this.path);
     this.dirty = false;

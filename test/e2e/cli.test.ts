@@ -141,3 +141,17 @@ describe('parse cache', () => {
     expect(fresh.stdout).not.toContain('parse cache');
   });
 });
+
+describe('parse cache and naming macros', () => {
+  it('re-derives relation names when a var or env var read by generate_schema_name changes', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'macros/naming.sql': "{% macro generate_schema_name(custom, node) %}{{ var('sch', 'main') }}{{ env_var('SCH_SUFFIX', '') }}{% endmacro %}",
+      'models/a.sql': 'select 1 as id',
+      'models/b.sql': "select * from {{ ref('a') }}",
+    });
+    expect((await runKiln(['compile', '-s', 'b'], dir)).stdout).toContain('"shop"."main"."a"');
+    expect((await runKiln(['compile', '-s', 'b', '--vars', '{sch: x2}'], dir)).stdout).toContain('"shop"."x2"."a"');
+    expect((await runKiln(['compile', '-s', 'b', '--vars', '{sch: x2}'], dir, { SCH_SUFFIX: '_dev' })).stdout).toContain('"shop"."x2_dev"."a"');
+  });
+});
