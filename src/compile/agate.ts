@@ -48,6 +48,13 @@ export class AgateTable {
     const columns = names.map((n, i) => new AgateColumn(n, this.column_types[i], this.rows.map((r) => r[i])));
     // `table.columns['amount']` as well as `table.columns[0]`.
     for (const c of columns) if (!/^\d+$/.test(c.name) && !(c.name in Array.prototype)) (columns as unknown as Record<string, AgateColumn>)[c.name] = c;
+    // agate's MappedSequence: `columns.keys()` are the names, `items()` pairs (dbt_utils.get_query_results_as_dict).
+    Object.defineProperties(columns, {
+      keys: { value: () => [...names], enumerable: false },
+      values: { value: () => [...columns], enumerable: false },
+      items: { value: () => names.map((n, i) => [n, columns[i]]), enumerable: false },
+      get: { value: (key: string, fallback: unknown = null) => columns.find((c) => c.name === key) ?? fallback, enumerable: false },
+    });
     this.columns = columns;
     // Jinja's `length` filter and `len()` read .length.
     Object.defineProperty(this, 'length', { value: this.rows.length, enumerable: false });

@@ -4,6 +4,7 @@
  * warehouse: calls are recorded and relations are placeholders. In the execute phase relations are real
  * and warehouse calls go through the AsyncBridge.
  */
+import { createHash } from 'node:crypto';
 import type { Adapter, Connection, QueryResult } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import { mergeConfig, normalizeConfigKey, type NodeConfig } from '../project/nodeConfig.js';
@@ -308,7 +309,9 @@ export function buildContext(
     quote: (s: string) => (shared.renderer ? shared.renderer.quoteIdentifier(String(s)) : `"${String(s).replace(/"/g, '""')}"`),
     dispatch: (...args: unknown[]) => {
       const [pos, kw] = splitArgs(args);
-      return shared.macros.dispatch(String(pos[0] ?? kw.macro_name), (pos[1] ?? kw.macro_namespace) as string | undefined);
+      // `packages=[…]` is the pre-1.0 way to give a search order.
+      const packages = Array.isArray(kw.packages) ? kw.packages.map(String) : undefined;
+      return shared.macros.dispatch(String(pos[0] ?? kw.macro_name), (pos[1] ?? kw.macro_namespace) as string | undefined, packages);
     },
     get_relation: getRelation,
     get_columns_in_relation: getColumns,
@@ -323,6 +326,8 @@ export function buildContext(
         message: 'OK',
       }), null),
     quote_as_configured: (s: string) => s,
+    quote_seed_column: (column: string, quoteConfig: unknown) =>
+      quoteConfig === false ? column : shared.renderer ? shared.renderer.quoteIdentifier(column) : `"${column}"`,
     config: { credentials: shared.target },
   };
 
@@ -346,6 +351,21 @@ export function buildContext(
     run_query: runQuery,
     statement,
     load_result: loadResult,
+    load_cached_relation: (relation: { database?: string; schema: string; identifier: string } | null) =>
+      relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null,
+    set_strict: (v: unknown[]) => [...new Set(v)],
+    zip_strict: (...arrs: unknown[][]) => {
+      if (new Set(arrs.map((a) => a.length)).size > 1) throw new KilnError('compile', 'zip_strict: the lists differ in length');
+      return arrs[0]?.map((_, i) => arrs.map((a) => a[i])) ?? [];
+    },
+    try_or_compiler_error: (message: unknown, fn: (...a: unknown[]) => unknown, ...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch {
+        throw new KilnError('compile', String(message), { node: node.uniqueId });
+      }
+    },
+    local_md5: (s: unknown) => createHash('md5').update(String(s)).digest('hex'),
     load_relation: (relation: { database?: string; schema: string; identifier: string } | null) =>
       relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null,
     log,
@@ -370,6 +390,10 @@ export function buildContext(
     },
     builtins: { ref, source, config, var: varFn },
     api: {
+      Column: {
+        translate_type: (t: string) => t,
+        create: (name: string, dtype: string) => new Column(name, dtype, (n) => (shared.renderer ? shared.renderer.quoteIdentifier(n) : `"${n}"`)),
+      },
       Relation: {
         create: (...args: unknown[]) => {
           const [, kw] = splitArgs(args);

@@ -865,7 +865,8 @@ export function installPythonSemantics(): void {
         }
       }
       if (tok.type === T.TOKEN_LEFT_CURLY) {
-        const key = this.parsePrimary() as AstNode;
+        // Jinja dict keys are any expression: {'a' | upper: 1}, {prefix ~ name: 1}.
+        const key = this.parseExpression() as AstNode;
         if (!this.skip(T.TOKEN_COLON)) this.fail('parseAggregate: expected colon after dict key', tok.lineno, tok.colno);
         node.addChild(new allNodes.Pair(key.lineno, key.colno, key, this.parseExpression()));
       } else {
@@ -889,6 +890,56 @@ export function installPythonSemantics(): void {
         throw e;
       }
     }
+  };
+
+  // Call arguments may end with a comma, as in Python (`config(materialized='table',)`, dbt_date's macros).
+  P.parseSignature = function signatureWithTrailingComma(this: ParserProto, tolerant?: boolean, noParens?: boolean) {
+    let tok = this.peekToken()!;
+    if (!noParens && tok.type !== T.TOKEN_LEFT_PAREN) {
+      if (tolerant) return null;
+      this.fail('expected arguments', tok.lineno, tok.colno);
+    }
+    if (tok.type === T.TOKEN_LEFT_PAREN) tok = this.nextToken()!;
+    const args = new allNodes.NodeList(tok.lineno, tok.colno) as AstNode & { children: unknown[]; addChild(c: unknown): void };
+    const kwargs = new allNodes.KeywordArgs(tok.lineno, tok.colno) as AstNode & { children: unknown[]; addChild(c: unknown): void };
+    const atEnd = (t: Token) => (!noParens && t.type === T.TOKEN_RIGHT_PAREN) || (!!noParens && t.type === T.TOKEN_BLOCK_END);
+    let first = true;
+    for (;;) {
+      tok = this.peekToken()!;
+      if (atEnd(tok)) {
+        if (!noParens) this.nextToken();
+        break;
+      }
+      if (!first) {
+        if (!this.skip(T.TOKEN_COMMA)) this.fail('parseSignature: expected comma after expression', tok.lineno, tok.colno);
+        const next = this.peekToken()!;
+        if (atEnd(next)) {
+          if (!noParens) this.nextToken();
+          break;
+        }
+      }
+      const arg = this.parseExpression() as AstNode;
+      if (this.skipValue(T.TOKEN_OPERATOR, '=')) kwargs.addChild(new allNodes.Pair(arg.lineno, arg.colno, arg, this.parseExpression()));
+      else args.addChild(arg);
+      first = false;
+    }
+    if (kwargs.children.length) args.addChild(kwargs);
+    return args;
+  };
+
+  // `a if x else b if y else c`: the else branch may itself be an inline if (Nunjucks stops after one).
+  (P as unknown as { parseInlineIf(): unknown }).parseInlineIf = function chainedInlineIf(this: ParserProto & { parseOr(): unknown; parseInlineIf(): unknown }) {
+    let node = this.parseOr() as AstNode;
+    if (this.skipSymbol('if')) {
+      const cond = this.parseOr();
+      const body = node;
+      const inline = new allNodes.InlineIf(node.lineno, node.colno) as AstNode & { body: unknown; cond: unknown; else_: unknown };
+      inline.body = body;
+      inline.cond = cond;
+      inline.else_ = this.skipSymbol('else') ? this.parseInlineIf() : null;
+      node = inline;
+    }
+    return node;
   };
 
   // `x is divisibleby 3`, `x is sameas false`, `x is in ['a']`: a test takes one argument without parentheses.

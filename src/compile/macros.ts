@@ -122,9 +122,13 @@ export class MacroRegistry {
    * `default__name`. The search order is the root project then the namespace (or Kiln's built-ins), unless
    * the project file's `dispatch:` gives one.
    */
-  dispatch(name: string, namespace?: string): (...args: unknown[]) => unknown {
-    const configured = this.dispatchConfig.find((d) => d.macro_namespace === namespace);
-    const packages = configured?.search_order ?? [this.rootPackage, ...(namespace && namespace !== 'dbt' ? [namespace] : []), BUILTIN_PACKAGE];
+  dispatch(name: string, namespace?: string, searchOrder?: readonly string[]): (...args: unknown[]) => unknown {
+    const configured = searchOrder ? { search_order: [...searchOrder, BUILTIN_PACKAGE] } : this.dispatchConfig.find((d) => d.macro_namespace === namespace);
+    // Without a namespace (older packages call adapter.dispatch('x')), every package is searched: the root
+    // project first, then installed packages, then Kiln's built-ins.
+    const everyPackage = () => [this.rootPackage, ...[...this.byPackage.keys()].filter((p) => p !== this.rootPackage && p !== BUILTIN_PACKAGE).sort(), BUILTIN_PACKAGE];
+    const packages = configured?.search_order
+      ?? (namespace === undefined ? everyPackage() : [this.rootPackage, ...(namespace !== 'dbt' ? [namespace] : []), BUILTIN_PACKAGE]);
     const prefixes = [...this.adapterPrefixes, 'default'];
     const tried: string[] = [];
     for (const pkg of packages) {
@@ -136,11 +140,8 @@ export class MacroRegistry {
         if (fn) return fn;
       }
     }
-    // dbt also lets a plain macro of that name answer (packages that do not dispatch).
-    const plain = this.get(name);
-    if (plain) return plain;
     throw new KilnError('compile', `adapter.dispatch('${name}') found no implementation`, {
-      hint: `Looked for: ${tried.join(', ')}. Define one of these macros.`,
+      hint: `Looked for: ${tried.slice(0, 12).join(', ')}${tried.length > 12 ? ' …' : ''}. Define one of these macros.`,
     });
   }
 

@@ -10,6 +10,7 @@ import { checksum, patchKey, type MacroFile, type Project, type SqlFile } from '
 import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
 import type { GraphNode, RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { builtinMacrosDir } from '../paths.js';
+import { makeEnvVar, renderYamlTree } from '../project/yamlRender.js';
 import { closeMatches } from '../suggest.js';
 import type { NodeIdentity, SharedServices } from './context.js';
 import { BUILTIN_PACKAGE } from './macros.js';
@@ -28,6 +29,13 @@ const SEED_DEFAULTS: NodeConfig = {
   ...MODEL_DEFAULTS, materialized: 'seed', delimiter: ',', quote_columns: null,
 };
 const SOURCE_DEFAULTS: NodeConfig = { enabled: true, tags: [], meta: {} };
+
+function containsJinja(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{') || value.includes('{%');
+  if (Array.isArray(value)) return value.some(containsJinja);
+  if (value && typeof value === 'object') return Object.values(value).some(containsJinja);
+  return false;
+}
 
 export interface TargetInfo {
   name: string;
@@ -88,7 +96,7 @@ export function builtinMacroFiles(): MacroFile[] {
   return (builtinMacroCache = out);
 }
 
-function targetContext(t: TargetInfo) {
+export function targetContext(t: TargetInfo) {
   return { ...t.fields, name: t.name, target_name: t.name, type: t.type, schema: t.schema, database: t.database, threads: t.threads, profile_name: t.profileName };
 }
 
@@ -143,7 +151,29 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
    */
   const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources', pkg: string, fqn: string[]): NodeConfig => {
     const own = pkg === project.name ? {} : project.packageFiles.get(pkg)?.trees[section].resolve(fqn) ?? {};
-    return mergeConfig(own, project.file.trees[section].resolve(fqn));
+    return renderTreeConfig(mergeConfig(own, project.file.trees[section].resolve(fqn)), pkg);
+  };
+
+  // dbt renders Jinja in the project file's config tree (`+enabled: "{{ var('x') }}"`) with target, var and
+  // env_var; hooks stay as written (they render per node at run time). Each distinct text renders once.
+  const renderedTreeValues = new Map<string, unknown>();
+  const treeRenderContext = (pkg: string) => ({
+    env_var: makeEnvVar(),
+    var: (name: string, ...rest: unknown[]) => project.vars.get(name, pkg, rest[0], rest.length > 0),
+    target: targetContext(target),
+  });
+  const renderTreeConfig = (config: NodeConfig, pkg: string): NodeConfig => {
+    let out: NodeConfig | undefined;
+    for (const [key, value] of Object.entries(config)) {
+      if (key === 'pre-hook' || key === 'post-hook' || !containsJinja(value)) continue;
+      const memo = `${pkg}\0${JSON.stringify(value)}`;
+      if (!renderedTreeValues.has(memo)) {
+        renderedTreeValues.set(memo, renderYamlTree(value, treeRenderContext(pkg), () => ({ file: project.packageFiles.get(pkg)?.file ?? project.file.file })));
+      }
+      out ??= { ...config };
+      out[key] = renderedTreeValues.get(memo);
+    }
+    return out ?? config;
   };
 
   interface Pending {

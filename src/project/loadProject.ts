@@ -75,6 +75,8 @@ export interface LoadOptions {
   cliVars?: Record<string, unknown>;
   /** Reuse parsed schema YAML from target/ (off with --no-partial-parse). */
   useCache?: boolean;
+  /** The `target` variable for Jinja in YAML (`schema: "{{ target.schema }}_raw"`). */
+  target?: Record<string, unknown>;
 }
 
 /** Key of a schema YAML patch: resource section, package and name (`models:shop:orders`). */
@@ -95,7 +97,7 @@ interface PackageRoot {
 export function loadProject(opts: LoadOptions): Project {
   const diags = new Diagnostics();
   const cliVars = opts.cliVars ?? {};
-  const file = loadProjectFile(opts.projectDir, diags, cliVars);
+  const file = loadProjectFile(opts.projectDir, diags, cliVars, opts.target);
   const dir = file.dir;
   const roots: PackageRoot[] = [
     ...findInstalledPackages(dir, file.packagesInstallPath, cliVars),
@@ -142,6 +144,7 @@ export function loadProject(opts: LoadOptions): Project {
     const yamlCtx = {
       env_var: makeEnvVar(),
       var: (name: string, ...rest: unknown[]) => vars.get(name, pkg.name, rest[0], rest.length > 0),
+      target: opts.target,
     };
     const yamlRoots = [...new Set([...pf.modelPaths, ...pf.seedPaths, ...pf.snapshotPaths, ...pf.analysisPaths, ...pf.macroPaths, ...pf.testPaths])];
     for (const f of findFiles(pkg.dir, yamlRoots, ['.yml', '.yaml'])) {

@@ -59,7 +59,7 @@ export function findProjectFile(dir: string): string | undefined {
   return PROJECT_FILES.find((f) => existsSync(join(dir, f)));
 }
 
-export function loadProjectFile(projectDir: string, diags: Diagnostics, cliVars: Record<string, unknown>): ProjectFile {
+export function loadProjectFile(projectDir: string, diags: Diagnostics, cliVars: Record<string, unknown>, target?: Record<string, unknown>): ProjectFile {
   const dir = resolve(projectDir);
   const file = findProjectFile(dir);
   if (!file) {
@@ -78,6 +78,7 @@ export function loadProjectFile(projectDir: string, diags: Diagnostics, cliVars:
   const ctx = {
     env_var: makeEnvVar(),
     var: (name: string, fallback?: unknown) => (name in cliVars ? cliVars[name] : fallback),
+    target,
   };
   const skip = new Set(['on-run-start', 'on-run-end', 'pre-hook', 'post-hook', '+pre-hook', '+post-hook', 'vars', 'models', 'seeds', 'snapshots', 'tests', 'data_tests', 'sources', 'analyses']);
   const data = renderYamlTree(raw, ctx, (p) => yaml.locate(p), skip) as Record<string, unknown>;

@@ -79,7 +79,9 @@ const SOURCE_KEYS = ['name', 'description', 'database', 'catalog', 'project', 's
 const SOURCE_TABLE_KEYS = ['name', 'description', 'identifier', 'loaded_at_field', 'loaded_at_query', 'quoting', 'freshness',
   'columns', 'tests', 'data_tests', 'meta', 'tags', 'config', 'external', 'loader', 'docs', 'event_time'];
 /** Keys rendered later with the full model context (descriptions may use doc(); tests render at test time). */
-const RENDER_LATER = new Set(['description', 'tests', 'data_tests', 'pre-hook', 'post-hook', '+pre-hook', '+post-hook', 'pre_hook', 'post_hook', 'unit_tests']);
+const RENDER_LATER = new Set(['description', 'tests', 'data_tests', 'pre-hook', 'post-hook', '+pre-hook', '+post-hook', 'pre_hook', 'post_hook', 'unit_tests',
+  // The semantic layer's filters ({{ Dimension('…') }}) are MetricFlow templates, never rendered as Jinja.
+  'metrics', 'semantic_models', 'saved_queries', 'exposures', 'groups', 'macros']);
 
 export function loadSchemaFile(yaml: YamlFile, diags: Diagnostics, ctx: YamlRenderContext): SchemaFileContents {
   const out: SchemaFileContents = { patches: [], sources: [], other: {} };

@@ -17,8 +17,17 @@ export class Vars {
     private readonly cliVars: Record<string, unknown>,
     private readonly projectVars: Record<string, unknown>,
     private readonly packageNames: ReadonlySet<string>,
-    private readonly packageDefaults: ReadonlyMap<string, Record<string, unknown>> = new Map(),
-  ) {}
+    packageDefaults: ReadonlyMap<string, Record<string, unknown>> = new Map(),
+  ) {
+    // A package's own project file may scope vars to itself (`vars: {pkg: {x: 1}}`), as Fivetran's do.
+    this.packageDefaults = new Map([...packageDefaults].map(([pkg, own]) => {
+      const flat: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(own)) if (!(k === pkg && isPlainObject(v))) flat[k] = v;
+      return [pkg, { ...flat, ...(isPlainObject(own[pkg]) ? own[pkg] : {}) }];
+    }));
+  }
+
+  private readonly packageDefaults: ReadonlyMap<string, Record<string, unknown>>;
 
   /** Everything needed to rebuild this object in a worker thread (structured-clone friendly). */
   snapshot(): VarsSnapshot {

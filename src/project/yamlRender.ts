@@ -14,6 +14,18 @@ export interface YamlRenderContext {
 }
 
 const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
+// dbt's type filters, common in profiles (`port: "{{ env_var('PORT') | as_number }}"`).
+env.addFilter('as_bool', (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() === 'true' : !!v));
+env.addFilter('as_number', (v: unknown) => Number(v));
+env.addFilter('as_text', (v: unknown) => (v === null || v === undefined ? '' : String(v)));
+env.addFilter('as_native', (v: unknown) => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+});
 
 /** A value whose text is exactly one `{{ expr }}` keeps the expression's type after rendering (YAML-parsed). */
 export function renderYamlString(text: string, ctx: YamlRenderContext, location: SourceLocation): unknown {

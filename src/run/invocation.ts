@@ -8,13 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Adapter, AdapterFactory, TargetConfig } from '../adapter.js';
 import { NodeCompiler } from '../compile/compileNode.js';
-import { parseProject, builtinMacroFiles, type ParsedProject, type TargetInfo } from '../compile/parse.js';
+import { parseProject, builtinMacroFiles, targetContext, type ParsedProject, type TargetInfo } from '../compile/parse.js';
 import { ParseCache } from '../compile/parseCache.js';
 import { RelationCache } from '../compile/relationCache.js';
 import { KilnError } from '../errors.js';
 import { buildGraph, type ProjectGraph } from '../graph/dag.js';
 import { loadYamlSelectors, selectNodes, type SelectorDefinitions } from '../graph/selectors.js';
+import { Diagnostics } from '../project/diagnostics.js';
 import { loadProject, type Project } from '../project/loadProject.js';
+import { loadProjectFile } from '../project/projectFile.js';
 import type { ResourceType } from '../project/nodes.js';
 import { resolveTarget, type ResolvedTarget } from '../project/profiles.js';
 import { loadAdapterFactory } from '../registry.js';
@@ -85,16 +87,17 @@ export class Invocation {
 
   static async load(opts: InvocationOptions): Promise<Invocation> {
     const started = performance.now();
-    const project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse });
-    const profileName = project.file.profile ?? project.name;
-    const resolved = resolveTarget({ profilesDir: opts.profilesDir, projectDir: project.dir, profileName, targetName: opts.target, cliVars: opts.vars });
+    // The project file names the profile; the target must be known before schema YAML renders ({{ target }}).
+    const projectFile = loadProjectFile(opts.projectDir, new Diagnostics(), opts.vars);
+    const profileName = projectFile.profile ?? projectFile.name;
+    const resolved = resolveTarget({ profilesDir: opts.profilesDir, projectDir: projectFile.dir, profileName, targetName: opts.target, cliVars: opts.vars });
     const factory = await loadAdapterFactory(resolved.type, resolved.location);
     const { type: _type, threads: rawThreads, ...fields } = resolved.fields;
     void _type;
     if (rawThreads !== undefined && (typeof rawThreads !== 'number' || !Number.isInteger(rawThreads) || rawThreads < 1)) {
       throw new KilnError('config', `threads must be a positive whole number, not ${JSON.stringify(rawThreads)}`, { location: resolved.location });
     }
-    const targetConfig = factory.validateTarget({ type: resolved.type, ...fields }, resolved.location, { dir: project.dir, name: project.name });
+    const targetConfig = factory.validateTarget({ type: resolved.type, ...fields }, resolved.location, { dir: projectFile.dir, name: projectFile.name });
     const redactor = new Redactor(targetConfig);
     const threads = opts.threads ?? (rawThreads as number | undefined) ?? 4;
     if (!Number.isInteger(threads) || threads < 1) throw new KilnError('usage', `--threads must be a positive whole number, not ${threads}`);
@@ -107,6 +110,7 @@ export class Invocation {
       profileName: resolved.profileName,
       fields: redactor.safeFields(targetConfig.fields),
     };
+    const project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse, target: targetContext(target) });
     const reporter = opts.reporter;
     const cachePath = join(project.dir, project.file.targetPath, 'kiln_parse_cache.json');
     const cache = opts.partialParse

@@ -1,0 +1,109 @@
+/**
+ * Constructs found in public dbt projects and packages (jaffle-shop, dbt_date, Fivetran packages,
+ * dbt-project-evaluator, audit_helper, codegen) that Kiln must accept unchanged. Each case is a small
+ * project of our own reproducing what those projects write.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
+
+const PROFILES = "shop:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb, threads: \"{{ env_var('SHOP_THREADS', '2') | as_number }}\"}\n";
+
+describe('dbt constructs from public projects', () => {
+  it('renders Jinja in the project config tree, with target and vars', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': [
+        'name: shop', 'profile: shop', 'vars:', '  load_source_data: false',
+        'models:', '  shop:',
+        "    +materialized: \"{{ 'table' if target.name == 'dev' else 'view' }}\"",
+        "    +schema: \"{{ 'marts' }}\"",
+        'seeds:', '  shop:', "    +enabled: \"{{ var('load_source_data', false) }}\"",
+      ].join('\n'),
+      'profiles.yml': PROFILES,
+      'models/m.sql': 'select 1 as id',
+      'seeds/raw.csv': 'a\n1\n',
+    });
+    const r = await runKiln(['build'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('TOTAL=1');
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), "select table_schema, table_type from information_schema.tables where table_name = 'm'"))
+      .toEqual([{ table_schema: 'main_marts', table_type: 'BASE TABLE' }]);
+  });
+
+  it('accepts trailing commas in calls, chained inline ifs and expression dict keys', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n',
+      'profiles.yml': PROFILES,
+      'macros/f.sql': '{% macro f(a, b=2) %}{{ a }} + {{ b }}{% endmacro %}',
+      'models/m.sql': [
+        "{{ config(materialized='table',) }}",
+        '{%- set d = {"k" | upper: 1, "a" ~ "b": 2} -%}',
+        "select {{ f(\n  1,\n  b=3,\n) }} as s,",
+        "  '{{ 'a' if target.type in ['x'] else 'b' if target.type in ['duckdb'] else 'c' }}' as t,",
+        "  {{ d['K'] + d['ab'] }} as k",
+      ].join('\n'),
+    });
+    const r = await runKiln(['run'], dir);
+    expect(r.stderr).toBe('');
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select * from main.m')).toEqual([{ s: 4, t: 'b', k: 3 }]);
+  });
+
+  it("uses a package's own scoped vars, dispatches without a namespace, and leaves semantic-layer filters alone", async () => {
+    const dir = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n',
+      'profiles.yml': PROFILES,
+      'dbt_packages/pkg/dbt_project.yml': 'name: pkg\nvars:\n  pkg:\n    pass_through: [extra]\n    factor: 3\n',
+      'dbt_packages/pkg/macros/agg.sql': "{% macro agg(x) %}{{ adapter.dispatch('agg')(x) }}{% endmacro %}{% macro default__agg(x) %}{{ x }} * {{ var('factor') }}{% endmacro %}",
+      'dbt_packages/pkg/models/pkg_model.sql': "select {{ pkg.agg('2') }} as v, '{{ var('pass_through') | join(',') }}' as cols",
+      'models/metrics.yml': [
+        'version: 2',
+        'metrics:',
+        '  - name: big_orders',
+        '    label: Big orders',
+        '    type: simple',
+        '    type_params: {measure: order_count}',
+        "    filter: \"{{ Dimension('order_id__is_big') }} = true\"",
+      ].join('\n'),
+      'models/m.sql': "select * from {{ ref('pkg_model') }}",
+    });
+    const r = await runKiln(['run'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select * from main.m')).toEqual([{ v: 6, cols: 'extra' }]);
+  });
+
+  it('renders target in schema YAML (source schemas built from the target)', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': "name: shop\nprofile: shop\non-run-start: ['create schema if not exists main_raw', 'create or replace table main_raw.t as select 5 as n']\n",
+      'profiles.yml': PROFILES,
+      'models/src.yml': "version: 2\nsources:\n  - name: raw\n    schema: \"{{ target.schema ~ '_raw' }}\"\n    tables: [{name: t}]\n",
+      'models/m.sql': "select n from {{ source('raw', 't') }}",
+    });
+    const r = await runKiln(['run'], dir);
+    expect(r.stderr).toBe('');
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select * from main.m')).toEqual([{ n: 5 }]);
+  });
+
+  it("dbt's global helpers: date_spine, array_construct, equals, get_columns_in_query, query results as a dict", async () => {
+    const dir = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n',
+      'profiles.yml': PROFILES,
+      'models/spine.sql': "{{ config(materialized='table') }}{{ dbt.date_spine('day', \"cast('2024-01-01' as date)\", \"cast('2024-01-05' as date)\") }}",
+      'models/misc.sql': [
+        "{{ config(materialized='table') }}",
+        "{% set cols = dbt.get_columns_in_query('select 1 as a, 2 as b') %}",
+        "{% set res = run_query('select 10 as x, 20 as y') %}",
+        "{% set as_dict = {} %}{% if execute %}{% for name, col in res.columns.items() %}{% do as_dict.update({name: col.values()[0]}) %}{% endfor %}{% endif %}",
+        "select {{ dbt.array_construct(['1', '2']) }} as arr, {{ dbt.equals('null', 'null') }} as same,",
+        "  '{{ cols | join(',') }}' as cols, {{ as_dict.get('y', 0) }} as y",
+      ].join('\n'),
+    });
+    const r = await runKiln(['run'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const days = await queryDuckdb(join(dir, 'dev.duckdb'), 'select strftime(date_day, \'%Y-%m-%d\') as d from main.spine order by 1');
+    expect(days.map((x) => x.d)).toEqual(['2024-01-01', '2024-01-02', '2024-01-03', '2024-01-04']);
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select arr, same, cols, y from main.misc')).toEqual([{ arr: [1, 2], same: true, cols: 'a,b', y: 20 }]);
+  });
+});
