@@ -18,6 +18,7 @@ const files: Record<string, string> = {
     'source-paths: ["models"]',
     'data-paths: ["data"]',
     'require-dbt-version: [">=1.0.0", "<2.0.0"]',
+    'on-run-start: ["create or replace table main.people_src as select * from (values (1), (2), (3)) t(id)"]',
     'models:',
     '  legacy_shop:',
     '      materialized: table',
@@ -45,8 +46,9 @@ const files: Record<string, string> = {
   'macros/overrides.sql': "{% macro default__greeting() %}'hello from the project'{% endmacro %}",
   'dbt_packages/helpers/dbt_project.yml': "name: 'helpers'\nversion: '1.0'\nconfig-version: 2\nvars:\n  pkg_factor: 3\nmodels:\n  helpers:\n    +materialized: table\n",
   'dbt_packages/helpers/models/pkg_numbers.sql': "select {{ var('pkg_factor') }} * 2 as n",
-  'dbt_packages/helpers/models/pkg_schema.yml': 'version: 2\nsources:\n  - name: ext\n    schema: main\n    tables: [{name: raw_people}]\n',
-  'dbt_packages/helpers/models/pkg_from_source.sql': "select count(*) as people from {{ source('ext', 'raw_people') }}",
+  // A source is not built by the run, so it must exist before it (here: created by on-run-start).
+  'dbt_packages/helpers/models/pkg_schema.yml': 'version: 2\nsources:\n  - name: ext\n    schema: main\n    tables: [{name: people_src}]\n',
+  'dbt_packages/helpers/models/pkg_from_source.sql': "select count(*) as people from {{ source('ext', 'people_src') }}",
   'models/uses_package.sql': "select n, people from {{ ref('helpers', 'pkg_numbers') }} cross join {{ ref('pkg_from_source') }}",
   'dbt_packages/helpers/macros/_checks.sql': [
     '{% macro _is_relation(obj, macro) %}',
@@ -111,6 +113,7 @@ describe('an existing dbt project', () => {
     expect(compiled).toContain('"id", "name",');
     const kinds = await queryDuckdb(join(dir, 'legacy.duckdb'), "select table_name, table_type from information_schema.tables where table_schema='main' order by 1");
     expect(kinds).toEqual([
+      { table_name: 'people_src', table_type: 'BASE TABLE' },
       { table_name: 'people_wide', table_type: 'BASE TABLE' },
       { table_name: 'pkg_numbers', table_type: 'BASE TABLE' },
       { table_name: 'raw_people', table_type: 'BASE TABLE' },
