@@ -141,7 +141,7 @@ export class NodeCompiler {
       if (n.resourceType === 'model' && n.config.materialized === 'ephemeral' && !ephemerals.includes(n)) ephemerals.push(n);
     };
     let body: string;
-    let sqlHeader: string | undefined;
+    let sqlHeader: string | undefined = node.sqlHeader;
     if (!node.needsExecuteRender) {
       body = substitutePlaceholders(node.parsedSql, node.placeholders, (p) => {
         if (p.kind === 'this') return this.relationFor(node).render();
@@ -161,7 +161,7 @@ export class NodeCompiler {
       };
       const out = await this.parsed.renderer.renderExecute(this.parsed.identityOf(node), resolvers);
       body = out.sql;
-      sqlHeader = out.record.sqlHeader;
+      sqlHeader = out.record.sqlHeader ?? sqlHeader;
       if (hasPlaceholders(body)) body = body.replace(/[\u0002\u0003]/g, '');
     }
     const ctes: CompiledSql['ctes'] = [];
@@ -173,7 +173,9 @@ export class NodeCompiler {
     }
     const sql = injectCtes(body, ctes);
     if (this.compiledDir && node.config.materialized !== 'ephemeral') this.writeCompiled(join(this.compiledDir, node.packageName, node.originalFilePath), sql);
-    const result = { sql, body, ctes, sqlHeader };
+    // config(sql_header=…) as well as {% call set_sql_header(config) %}; both go before the DDL.
+    const configured = typeof node.config.sql_header === 'string' ? node.config.sql_header : undefined;
+    const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined };
     this.finished.set(node.uniqueId, result);
     return result;
   }

@@ -140,6 +140,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       return;
     }
     nodes.set(node.uniqueId, node);
+    if (node.resourceType === 'analysis') return; // analyses are compiled, never ref()-ed
     const list = byName.get(node.name) ?? [];
     list.push(node);
     byName.set(node.name, list);
@@ -207,6 +208,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     node.parsedSql = result.sql;
     node.placeholders = result.placeholders;
     node.needsExecuteRender = result.needsExecuteRender;
+    node.sqlHeader = result.sqlHeader;
     register(node);
   };
 

@@ -23,6 +23,8 @@ export interface ParseEntry {
   varsRead: string[];
   envRead: string[];
   targetRead: boolean;
+  /** From set_sql_header() (config(sql_header=…) lives in the config). */
+  sqlHeader?: string;
 }
 
 /** Hashes of the var and env var values a render read (values are hashed: env vars may be secrets). */

@@ -43,5 +43,6 @@ export function renderParseEntry(renderer: Renderer, identity: NodeIdentity): Pa
     varsRead: [...out.record.varsRead],
     envRead: [...out.record.envRead],
     targetRead: out.record.targetRead,
+    sqlHeader: out.record.sqlHeader,
   };
 }

@@ -63,6 +63,11 @@ export function resolveTarget(opts: ProfileSearch & {
 }): ResolvedTarget {
   const path = findProfilesFile(opts);
   if (!path) {
+    if (opts.targetName && opts.targetName !== 'dev') {
+      throw new KilnError('config', `no profiles.yml was found, so target '${opts.targetName}' cannot be resolved`, {
+        hint: `Without a profiles.yml Kiln uses its embedded DuckDB target 'dev'. Searched: ${profileSearchPath(opts).map((d) => d.dir).join(', ')}.`,
+      });
+    }
     // No profiles.yml anywhere: the embedded default, a DuckDB file under target/.
     return {
       profileName: opts.profileName,

@@ -348,3 +348,20 @@ describe('hooks and the build share one connection and one transaction', () => {
     expect(await queryDuckdb(db(dir), 'select count(*) as n from main.audit')).toEqual([{ n: 1 }]);
   });
 });
+
+describe('sql_header', () => {
+  it('runs before the DDL, from set_sql_header and from config(sql_header=…), also from the parse cache', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': "{{ config(materialized='table') }}{% call set_sql_header(config) %}create or replace macro plus_one(x) as x + 1{% endcall %}select plus_one(1) as v",
+      'models/b.sql': "{{ config(materialized='table', sql_header='create or replace macro times_ten(x) as x * 10') }}select times_ten(2) as v",
+    });
+    for (let i = 0; i < 2; i++) {
+      const r = await runKiln(['run', '--threads', '1'], dir);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    expect(await queryDuckdb(db(dir), 'select v from main.a')).toEqual([{ v: 2 }]);
+    expect(await queryDuckdb(db(dir), 'select v from main.b')).toEqual([{ v: 20 }]);
+  });
+});

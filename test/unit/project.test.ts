@@ -210,3 +210,13 @@ describe('vars', () => {
     expect(thrown(() => vars.get('nope', 'shop')).message).toBe("required var 'nope' is not set");
   });
 });
+
+describe('profiles.yml, missing', () => {
+  it('a --target other than dev with no profiles.yml is an error, not the embedded DuckDB', () => {
+    const project = makeProject({ 'kiln_project.yml': 'name: x\n' });
+    const home = mkdtempSync(join(tmpdir(), 'kiln-home-'));
+    const err = thrown(() => resolveTarget({ projectDir: project, profileName: 'x', targetName: 'prod', cliVars: {}, env: {}, home }));
+    expect(err.message).toBe("no profiles.yml was found, so target 'prod' cannot be resolved");
+    expect(resolveTarget({ projectDir: project, profileName: 'x', targetName: 'dev', cliVars: {}, env: {}, home }).type).toBe('duckdb');
+  });
+});

@@ -22,3 +22,16 @@ describe('Redactor', () => {
     expect(redactor.scrub('nothing secret here')).toBe('nothing secret here');
   });
 });
+
+describe('Redactor, nested fields and secret env vars', () => {
+  const redactor = new Redactor(
+    { type: 'duckdb', database: 'db', schema: 'main', secretFields: [], fields: { path: 'x.duckdb', settings: { s3_region: 'eu', s3_secret_access_key: 'hunter2SECRET' } } },
+    { DBT_ENV_SECRET_PW: 'pa55wordXYZ', HOME: '/root' },
+  );
+
+  it('drops nested secret settings and scrubs their values and DBT_ENV_SECRET_* values', () => {
+    expect(redactor.safeFields({ path: 'x.duckdb', settings: { s3_region: 'eu', s3_secret_access_key: 'hunter2SECRET' } }))
+      .toEqual({ path: 'x.duckdb', settings: { s3_region: 'eu' } });
+    expect(redactor.scrub('key hunter2SECRET and pw pa55wordXYZ in /root')).toBe('key ***** and pw ***** in /root');
+  });
+});
