@@ -13,7 +13,7 @@ import type { Vars } from '../project/vars.js';
 import type { AsyncBridge } from './asyncBridge.js';
 import { MacroReturn, splitArgs } from './jinja.js';
 import type { MacroRegistry } from './macros.js';
-import { placeholderToken, type Placeholder } from './placeholders.js';
+import { PLACEHOLDER_INSPECT, placeholderToken, type Placeholder } from './placeholders.js';
 import { Relation, type RelationRenderer, type RelationType } from './relation.js';
 import type { RelationCache } from './relationCache.js';
 import { AgateTable } from './agate.js';
@@ -104,6 +104,7 @@ function placeholderRelation(token: string, guess: ResolvedRelation, record: Ren
     record.needsExecuteRender = true;
   };
   const self: Record<string | symbol, unknown> = {
+    [PLACEHOLDER_INSPECT]: inspect,
     toString: () => token,
     render: () => token,
     include: () => self,

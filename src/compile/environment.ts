@@ -7,6 +7,7 @@ import nunjucks from 'nunjucks';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DoExtension, installJinjaSupport, installPythonSemantics, isPlainMapping, pyEq, pyFormat, pyIn, pyPercent, pyRepr, pyStr, pyTruthy, splitArgs } from './jinja.js';
 import { pythonModules } from './modules.js';
+import { PLACEHOLDER_INSPECT } from './placeholders.js';
 
 export type Env = nunjucks.Environment;
 
@@ -347,5 +348,20 @@ export function createEnvironment(): Env {
     len: pyLen,
   };
   for (const [k, v] of Object.entries(globals)) env.addGlobal(k, v);
+  // A filter applied to a parse-time relation placeholder needs the real name: render again at execute time.
+  // Jinja's string filters stringify their input (`ref('a') | replace('"', '')` works on the name).
+  const stringFilters = new Set(['replace', 'upper', 'lower', 'trim', 'capitalize', 'title', 'truncate', 'wordcount', 'center', 'indent', 'striptags', 'urlencode']);
+  const hasOwnToString = (v: object) => !Array.isArray(v) && (v as { toString: unknown }).toString !== Object.prototype.toString;
+  const filters = (env as unknown as { filters: Record<string, (...args: unknown[]) => unknown> }).filters;
+  for (const [name, filter] of Object.entries(filters)) {
+    const stringly = stringFilters.has(name);
+    filters[name] = function placeholderAware(this: unknown, value: unknown, ...rest: unknown[]) {
+      if (value !== null && typeof value === 'object') {
+        if (PLACEHOLDER_INSPECT in value) (value as { [PLACEHOLDER_INSPECT]: () => void })[PLACEHOLDER_INSPECT]();
+        if (stringly && !(value instanceof nunjucks.runtime.SafeString) && hasOwnToString(value)) value = String(value);
+      }
+      return filter.call(this, value, ...rest);
+    };
+  }
   return env;
 }

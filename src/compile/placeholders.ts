@@ -8,6 +8,12 @@ import type { Placeholder } from '../project/nodes.js';
 
 export type { Placeholder };
 
+/**
+ * Set on placeholder relation objects: calling it asks for an execute-time render. Filters call it, since
+ * `{{ ref('a') | upper }}` would otherwise transform the token instead of the relation's name.
+ */
+export const PLACEHOLDER_INSPECT = Symbol('kiln.placeholder.inspect');
+
 const START = '\u0002';
 const END = '\u0003';
 const TOKEN = /\u0002(\d+)\u0003/g;

@@ -365,3 +365,16 @@ describe('sql_header', () => {
     expect(await queryDuckdb(db(dir), 'select v from main.b')).toEqual([{ v: 20 }]);
   });
 });
+
+describe('filters on relations', () => {
+  it('apply to the relation name, not to a parse-time placeholder', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': 'select 1 as id',
+      'models/b.sql': "select '{{ ref(\"a\") | replace('\"', '') }}' as plain, '{{ this | string | length }}' as len, {{ ref('a') }}.id from {{ ref('a') }}",
+    });
+    const r = await runKiln(['compile', '-s', 'b'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`select 'shop.main.a' as plain, '${'"shop"."main"."b"'.length}' as len, "shop"."main"."a".id from "shop"."main"."a"`);
+  });
+});
