@@ -232,14 +232,8 @@ export const commands: Record<string, CommandFn> = {
   },
 };
 
-/** Compile free-standing SQL (may use ref/source/macros) as an anonymous node. */
+/** Compile free-standing SQL (may use ref/source/macros; ephemeral models are inlined). */
 async function compileInline(inv: Invocation, sql: string): Promise<string> {
   const wh = await inv.openWarehouse();
-  const node = {
-    uniqueId: `sql_operation.${inv.project.name}.inline_query`, name: 'inline_query', resourceType: 'model', packageName: inv.project.name,
-    path: 'inline_query.sql', originalFilePath: '(inline)', fqn: [inv.project.name, 'inline_query'], config: { materialized: 'view' },
-    rawCode: sql, relation: { schema: inv.target.schema, identifier: 'inline_query' },
-  } as unknown as SqlNode;
-  const resolvers = wh.compiler.resolversFor(node);
-  return inv.parsed.renderer.renderString(sql, inv.parsed.identityOf(node), resolvers, 'the inline query');
+  return (await wh.compiler.compileInline(sql, inv.project.name, { schema: inv.target.schema, identifier: 'inline_query', database: inv.target.database })).sql;
 }

@@ -129,13 +129,27 @@ export class NodeCompiler {
   compile(node: SqlNode): Promise<CompiledSql> {
     let p = this.done.get(node.uniqueId);
     if (!p) {
-      p = this.compileOnce(node);
+      p = this.compileOnce(node, true);
       this.done.set(node.uniqueId, p);
     }
     return p;
   }
 
-  private async compileOnce(node: SqlNode): Promise<CompiledSql> {
+  /**
+   * Compile free-standing SQL (`kiln show --inline`, `kiln compile --inline`) as an anonymous model of the
+   * root project: ref/source/macros resolve and ephemeral models are inlined; nothing is written.
+   */
+  compileInline(sql: string, projectName: string, relation: { schema: string; identifier: string; database?: string }): Promise<CompiledSql> {
+    const node = {
+      uniqueId: `sql_operation.${projectName}.inline_query`, name: 'inline_query', resourceType: 'model', packageName: projectName,
+      path: 'inline_query.sql', originalFilePath: '(inline)', fqn: [projectName, 'inline_query'], config: { materialized: 'view' },
+      rawCode: sql, relation, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [], needsExecuteRender: true,
+      description: '', columns: [], meta: {}, tags: [], checksum: '',
+    } satisfies SqlNode;
+    return this.compileOnce(node, false);
+  }
+
+  private async compileOnce(node: SqlNode, write: boolean): Promise<CompiledSql> {
     const ephemerals: SqlNode[] = [];
     const noteEphemeral = (n: SqlNode | SeedNode) => {
       if (n.resourceType === 'model' && n.config.materialized === 'ephemeral' && !ephemerals.includes(n)) ephemerals.push(n);
@@ -172,7 +186,7 @@ export class NodeCompiler {
       }
     }
     const sql = injectCtes(body, ctes);
-    if (this.compiledDir && node.config.materialized !== 'ephemeral') this.writeCompiled(join(this.compiledDir, node.packageName, node.originalFilePath), sql);
+    if (write && this.compiledDir && node.config.materialized !== 'ephemeral') this.writeCompiled(join(this.compiledDir, node.packageName, node.originalFilePath), sql);
     // config(sql_header=…) as well as {% call set_sql_header(config) %}; both go before the DDL.
     const configured = typeof node.config.sql_header === 'string' ? node.config.sql_header : undefined;
     const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined };

@@ -155,3 +155,20 @@ describe('parse cache and naming macros', () => {
     expect((await runKiln(['compile', '-s', 'b', '--vars', '{sch: x2}'], dir, { SCH_SUFFIX: '_dev' })).stdout).toContain('"shop"."x2_dev"."a"');
   });
 });
+
+describe('inline SQL', () => {
+  it('inlines ephemeral models and reports Jinja errors at (inline)', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/eph.sql': "{{ config(materialized='ephemeral') }}select 7 as n",
+    });
+    const r = await runKiln(['show', '--inline', "select n * 6 as answer from {{ ref('eph') }}"], dir);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('| 42     |');
+    const compiled = await runKiln(['compile', '--inline', "select * from {{ ref('eph') }}"], dir);
+    expect(compiled.stdout).toContain('with __dbt__cte__eph as (');
+    const bad = await runKiln(['show', '--inline', 'select {{ nope() }}'], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/\(inline\):1:\d+: Jinja error/);
+  });
+});
