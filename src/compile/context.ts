@@ -11,7 +11,7 @@ import { mergeConfig, normalizeConfigKey, type NodeConfig } from '../project/nod
 import type { RefCall, ResolvedRelation } from '../project/nodes.js';
 import type { Vars } from '../project/vars.js';
 import type { AsyncBridge } from './asyncBridge.js';
-import { MacroReturn, splitArgs } from './jinja.js';
+import { insideMacro, MacroReturn, pyStr, splitArgs } from './jinja.js';
 import type { MacroRegistry } from './macros.js';
 import { PLACEHOLDER_INSPECT, placeholderToken, type Placeholder } from './placeholders.js';
 import { Relation, type RelationRenderer, type RelationType } from './relation.js';
@@ -333,7 +333,7 @@ export function buildContext(
   };
 
   const log = (msg: unknown, info: unknown = false) => {
-    bridge.once(() => shared.log(info ? 'info' : 'debug', String(msg), node.uniqueId));
+    bridge.once(() => shared.log(info ? 'info' : 'debug', pyStr(msg), node.uniqueId));
     return '';
   };
 
@@ -371,7 +371,7 @@ export function buildContext(
       relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null,
     log,
     print: (msg: unknown) => {
-      bridge.once(() => shared.log('info', String(msg), node.uniqueId));
+      bridge.once(() => shared.log('info', pyStr(msg), node.uniqueId));
       return '';
     },
     exceptions: {
@@ -379,7 +379,7 @@ export function buildContext(
         throw new KilnError('compile', String(msg), { node: node.uniqueId });
       },
       warn: (msg: unknown) => {
-        bridge.once(() => shared.log('warn', String(msg), node.uniqueId));
+        bridge.once(() => shared.log('warn', pyStr(msg), node.uniqueId));
         return '';
       },
       raise_not_implemented: (msg: unknown) => {
@@ -387,6 +387,11 @@ export function buildContext(
       },
     },
     return: (value: unknown) => {
+      if (!insideMacro()) {
+        throw new KilnError('compile', 'return() can only be used inside a {% macro %}', {
+          hint: 'In a model, write the SQL itself; return() hands a value back from a macro to its caller.',
+        });
+      }
       throw new MacroReturn(value);
     },
     builtins: { ref, source, config, var: varFn },

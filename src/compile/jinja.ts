@@ -40,6 +40,13 @@ export class MacroReturn {
   constructor(readonly value: unknown) {}
 }
 
+let macroDepth = 0;
+
+/** True while a macro body runs (return() outside one is a user error, not a value to print). */
+export function insideMacro(): boolean {
+  return macroDepth > 0;
+}
+
 /** The value of a Python-style keyword-args object Nunjucks passes as the last argument. */
 export function isKwargs(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && (v as { __keywords?: boolean }).__keywords === true;
@@ -248,11 +255,14 @@ export function installJinjaSupport(): void {
   const makeMacro = runtime.makeMacro;
   runtime.makeMacro = (argNames, kwargNames, func) =>
     makeMacro(argNames, kwargNames, function macroWithReturn(this: unknown, ...args: unknown[]) {
+      macroDepth++;
       try {
         return func.apply(this, args);
       } catch (e) {
         if (e instanceof MacroReturn) return e.value;
         throw e;
+      } finally {
+        macroDepth--;
       }
     });
 

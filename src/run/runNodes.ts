@@ -37,7 +37,14 @@ async function runProjectHooks(inv: Invocation, which: 'on-run-start' | 'on-run-
       rawCode: hookSql(hook), baseConfig: {}, extra,
     };
     const pseudo = { uniqueId: identity.uniqueId, name: identity.name, resourceType: 'model', packageName: inv.project.name, originalFilePath: inv.project.file.file } as SqlNode;
-    const sql = (await inv.parsed.renderer.renderString(hookSql(hook), identity, inv.warehouse!.compiler.resolversFor(pseudo), `${which} hook ${i + 1}`)).trim();
+    let sql: string;
+    try {
+      sql = (await inv.parsed.renderer.renderString(hookSql(hook), identity, inv.warehouse!.compiler.resolversFor(pseudo), `${which} hook ${i + 1}`)).trim();
+    } catch (e) {
+      // Point at the hook's entry in the project file, not at a line of the hook's own text.
+      if (e instanceof KilnError) throw new KilnError(e.kind, e.message, { location: inv.project.file.yaml.locate([which, i]), hint: e.hint });
+      throw e;
+    }
     if (!sql) continue;
     try {
       await wh.adapter.withConnection((c) => c.execute(sql));

@@ -178,3 +178,16 @@ describe('user errors', () => {
     expect(r.stderr).toContain("models/schema.yml:5:5: model 'ghost' is described in YAML but has no file");
   });
 });
+
+describe('more user errors', () => {
+  it('return() outside a macro, and a broken on-run-start hook, say what and where', async () => {
+    const model = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 {{ return(5) }}' });
+    const r1 = await runKiln(['parse'], model);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('models/a.sql:1: return() can only be used inside a {% macro %}');
+    const hook = makeProject({ 'kiln_project.yml': "name: shop\non-run-start:\n  - 'select 1'\n  - 'select {{ 1 + }}'\n", 'models/a.sql': 'select 1 as id' });
+    const r2 = await runKiln(['run'], hook);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('kiln_project.yml:4:5: Jinja error in on-run-start hook 2');
+  });
+});
