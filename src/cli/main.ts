@@ -49,11 +49,8 @@ export function makeReporter(flags: GlobalFlags): Reporter {
 }
 
 export function invocationOptions(command: string, flags: GlobalFlags, reporter: Reporter): InvocationOptions {
-  let threads: number | undefined;
-  if (flags.threads !== undefined) {
-    threads = Number(flags.threads);
-    if (!Number.isInteger(threads) || threads < 1) throw new KilnError('usage', `--threads must be a positive whole number, not '${flags.threads}'`);
-  }
+  // Checked with the profile's threads in Invocation.load.
+  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
   return {
     command,
     projectDir: flags.projectDir,

@@ -109,12 +109,7 @@ export class NodeCompiler {
 
   private sourceRelation(from: SqlNode, sourceName: string, table: string): Relation {
     const src = this.parsed.lookupSource(sourceName, table, from.packageName);
-    if (!src) {
-      throw new KilnError('compile', `${from.resourceType} '${from.name}' uses source('${sourceName}', '${table}'), which is not defined`, {
-        location: { file: from.originalFilePath },
-        hint: 'Define it under sources: in a schema YAML file (name, then tables).',
-      });
-    }
+    if (!src) throw unknownSourceError(this.parsed, from, sourceName, table);
     return Relation.of(src.relation, 'table', this.renderer);
   }
 
@@ -195,16 +190,27 @@ export class NodeCompiler {
   }
 }
 
-/** Line of the first ref() naming `name`, found only when an error needs it (parse stays fast). */
-export function refLine(raw: string, name: string): number | undefined {
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const m = new RegExp(`ref\\s*\\([^)]*['"]${escaped}['"]`).exec(raw);
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Line of the first match of `pattern` in a node's raw code, found only when an error needs it. */
+function lineOf(raw: string, pattern: RegExp): number | undefined {
+  const m = pattern.exec(raw);
   return m ? raw.slice(0, m.index).split('\n').length : undefined;
+}
+
+export function unknownSourceError(parsed: ParsedProject, from: SqlNode, sourceName: string, table: string): KilnError {
+  const line = lineOf(from.rawCode, new RegExp(`source\\s*\\(\\s*['"]${escapeRegex(sourceName)}['"]\\s*,\\s*['"]${escapeRegex(table)}['"]`));
+  const known = [...parsed.nodes.values()].filter((n) => n.resourceType === 'source').map((n) => `${(n as { sourceName: string }).sourceName}.${n.name}`);
+  return new KilnError('graph', `${from.resourceType} '${from.name}' uses source('${sourceName}', '${table}'), which is not defined`, {
+    location: { file: from.originalFilePath, line },
+    node: from.uniqueId,
+    hint: known.length ? `Defined sources: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ' …' : ''}.` : 'Define it under sources: in a schema YAML file (name, then tables).',
+  });
 }
 
 export function unknownRefError(parsed: ParsedProject, call: RefCall, from: SqlNode): KilnError {
   const what = call.package ? `'${call.package}.${call.name}'` : `'${call.name}'`;
-  const location = { file: from.originalFilePath, line: call.line ?? refLine(from.rawCode, call.name) };
+  const location = { file: from.originalFilePath, line: call.line ?? lineOf(from.rawCode, new RegExp(`ref\\s*\\([^)]*['"]${escapeRegex(call.name)}['"]`)) };
   if (parsed.disabled.has(call.name)) {
     const d = parsed.disabled.get(call.name)!;
     return new KilnError('graph', `${from.resourceType} '${from.name}' refers to ${what}, which is disabled`, {

@@ -18,6 +18,7 @@ import { Relation, type RelationRenderer, type RelationType } from './relation.j
 import type { RelationCache } from './relationCache.js';
 import { AgateTable } from './agate.js';
 import { Column } from './column.js';
+import { KILN_VERSION } from '../version.js';
 
 /** The `target` variable: the profile target's fields minus secrets, plus name/type/schema/database. */
 export type TargetContext = Record<string, unknown> & { name: string; type: string; schema: string; database?: string };
@@ -410,7 +411,7 @@ export function buildContext(
     },
     selected_resources: [],
     dbt_version: '1.8.0',
-    kiln_version: '0.1.0',
+    kiln_version: KILN_VERSION,
     set_sql_header: (...args: unknown[]) => {
       const [, kw] = splitArgs(args);
       const caller = kw.caller as (() => unknown) | undefined;

@@ -4,9 +4,9 @@
  */
 import { alg, Graph } from '@dagrejs/graphlib';
 import { KilnError } from '../errors.js';
-import { unknownRefError } from '../compile/compileNode.js';
+import { unknownRefError, unknownSourceError } from '../compile/compileNode.js';
 import type { ParsedProject } from '../compile/parse.js';
-import type { GraphNode, SqlNode } from '../project/nodes.js';
+import type { GraphNode } from '../project/nodes.js';
 import { isSqlNode } from '../project/nodes.js';
 
 export class ProjectGraph {
@@ -142,15 +142,7 @@ export function buildGraph(parsed: ParsedProject): ProjectGraph {
     }
     for (const [s, t] of node.sources) {
       const src = parsed.lookupSource(s, t, node.packageName);
-      if (!src) {
-        const line = lineOfSource(node, s, t);
-        const known = [...parsed.nodes.values()].filter((n) => n.resourceType === 'source').map((n) => `${(n as { sourceName: string }).sourceName}.${n.name}`);
-        throw new KilnError('graph', `${node.resourceType} '${node.name}' uses source('${s}', '${t}'), which is not defined`, {
-          location: { file: node.originalFilePath, line },
-          node: node.uniqueId,
-          hint: known.length ? `Defined sources: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ' …' : ''}.` : 'Define it under sources: in a schema YAML file.',
-        });
-      }
+      if (!src) throw unknownSourceError(parsed, node, s, t);
       parents.add(src.uniqueId);
     }
     node.dependsOn = [...parents];
@@ -168,11 +160,6 @@ export function buildGraph(parsed: ParsedProject): ProjectGraph {
   const cycles = alg.findCycles(g) as string[][];
   if (cycles.length) throw cycleError(pg, cycles[0]);
   return pg;
-}
-
-function lineOfSource(node: SqlNode, s: string, t: string): number | undefined {
-  const m = new RegExp(`source\\s*\\(\\s*['"]${s}['"]\\s*,\\s*['"]${t}['"]`).exec(node.rawCode);
-  return m ? node.rawCode.slice(0, m.index).split('\n').length : undefined;
 }
 
 /** Find one concrete cycle path inside a strongly connected component and describe it with files. */

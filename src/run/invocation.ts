@@ -24,7 +24,8 @@ import { Materializer } from './materialize.js';
 import type { Reporter } from './reporter.js';
 import { Redactor } from './redact.js';
 
-export const KILN_VERSION = '0.1.0';
+export { KILN_VERSION } from '../version.js';
+import { KILN_VERSION } from '../version.js';
 
 /**
  * Below this many models to render, a worker thread costs more to start (≈0.2 s with its module loading
@@ -94,13 +95,16 @@ export class Invocation {
     const factory = await loadAdapterFactory(resolved.type, resolved.location);
     const { type: _type, threads: rawThreads, ...fields } = resolved.fields;
     void _type;
-    if (rawThreads !== undefined && (typeof rawThreads !== 'number' || !Number.isInteger(rawThreads) || rawThreads < 1)) {
+    const isThreadCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+    if (rawThreads !== undefined && !isThreadCount(rawThreads)) {
       throw new KilnError('config', `threads must be a positive whole number, not ${JSON.stringify(rawThreads)}`, { location: resolved.location });
+    }
+    if (opts.threads !== undefined && !isThreadCount(opts.threads)) {
+      throw new KilnError('usage', `--threads must be a positive whole number, not '${opts.threads}'`);
     }
     const targetConfig = factory.validateTarget({ type: resolved.type, ...fields }, resolved.location, { dir: projectFile.dir, name: projectFile.name });
     const redactor = new Redactor(targetConfig);
-    const threads = opts.threads ?? (rawThreads as number | undefined) ?? 4;
-    if (!Number.isInteger(threads) || threads < 1) throw new KilnError('usage', `--threads must be a positive whole number, not ${threads}`);
+    const threads = opts.threads ?? rawThreads ?? 4;
     const target: TargetInfo = {
       name: resolved.targetName,
       type: resolved.type,
