@@ -8,6 +8,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DoExtension, installJinjaSupport, installPythonSemantics, isPlainMapping, pyEq, pyFormat, pyIn, pyPercent, pyRepr, pyStr, pyTruthy, splitArgs } from './jinja.js';
 import { pythonModules } from './modules.js';
 import { PLACEHOLDER_INSPECT } from './placeholders.js';
+import { dbtTypeFilters } from '../project/yamlRender.js';
 
 export type Env = nunjucks.Environment;
 
@@ -263,18 +264,9 @@ export function createEnvironment(): Env {
     if (!/%/.test(text) && text.includes('{')) return pyFormat(text, args);
     return pyPercent(text, Object.keys(kw).length ? kw : pos);
   });
-  env.addFilter('as_bool', (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() === 'true' : !!v));
-  env.addFilter('as_number', (v: unknown) => Number(v));
+  for (const [name, filter] of Object.entries(dbtTypeFilters)) env.addFilter(name, filter);
   env.addFilter('as_text', (v: unknown) => pyStr(v));
   env.addFilter('pprint', (v: unknown) => pyRepr(v));
-  env.addFilter('as_native', (v: unknown) => {
-    if (typeof v !== 'string') return v;
-    try {
-      return JSON.parse(v);
-    } catch {
-      return v;
-    }
-  });
   env.addFilter('bool', (v: unknown) => (typeof v === 'string' ? ['true', '1', 'yes', 'on'].includes(v.toLowerCase()) : !!v));
   env.addFilter('items', (v: Record<string, unknown>) => Object.entries(v ?? {}));
 

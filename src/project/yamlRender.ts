@@ -13,19 +13,26 @@ export interface YamlRenderContext {
   [key: string]: unknown;
 }
 
+/**
+ * dbt's type filters, common in profiles (`port: "{{ env_var('PORT') | as_number }}"`); the model
+ * environment adds them too, with Python-style text for as_text.
+ */
+export const dbtTypeFilters = {
+  as_bool: (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() === 'true' : !!v),
+  as_number: (v: unknown) => Number(v),
+  as_text: (v: unknown) => (v === null || v === undefined ? '' : String(v)),
+  as_native: (v: unknown) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  },
+};
+
 const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
-// dbt's type filters, common in profiles (`port: "{{ env_var('PORT') | as_number }}"`).
-env.addFilter('as_bool', (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() === 'true' : !!v));
-env.addFilter('as_number', (v: unknown) => Number(v));
-env.addFilter('as_text', (v: unknown) => (v === null || v === undefined ? '' : String(v)));
-env.addFilter('as_native', (v: unknown) => {
-  if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return v;
-  }
-});
+for (const [name, filter] of Object.entries(dbtTypeFilters)) env.addFilter(name, filter);
 
 /** A value whose text is exactly one `{{ expr }}` keeps the expression's type after rendering (YAML-parsed). */
 export function renderYamlString(text: string, ctx: YamlRenderContext, location: SourceLocation): unknown {
