@@ -176,15 +176,13 @@ export class MacroRegistry {
         return true;
       },
     });
-    let context;
     try {
-      context = runTemplate(this.env, template as unknown as CompiledTemplate, proxy).context;
+      runTemplate(this.env, template as unknown as CompiledTemplate, proxy);
     } catch (e) {
       throw translateTemplateError(e, file.path, 'macro file');
     }
-    // fileLocals holds every top-level definition; getExported() would leave out `_private` macros,
-    // which dbt packages call across files (dbt_utils._is_relation).
-    void context;
+    // Running the top level filled fileLocals with every definition (the context's exports would leave out
+    // `_private` macros, which dbt packages call across files: dbt_utils._is_relation).
     this.compiled.set(file, fileLocals);
     return fileLocals;
   }
