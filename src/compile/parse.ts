@@ -255,8 +255,10 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   }
 
   for (const spec of project.sources) {
-    const fqn = [spec.packageName, spec.sourceName, spec.name];
-    const config = mergeConfig(mergeConfig(SOURCE_DEFAULTS, treeConfig('sources', spec.packageName, fqn)), spec.config);
+    // dbt's source fqn has the YAML file's folders (`-s staging` selects sources defined under models/staging);
+    // the project file's `sources:` tree is keyed by package, source and table only.
+    const fqn = [spec.packageName, ...(spec.folders ?? []), spec.sourceName, spec.name];
+    const config = mergeConfig(mergeConfig(SOURCE_DEFAULTS, treeConfig('sources', spec.packageName, [spec.packageName, spec.sourceName, spec.name])), spec.config);
     const node: SourceNode = {
       uniqueId: `source.${spec.packageName}.${spec.sourceName}.${spec.name}`, resourceType: 'source', name: spec.name,
       packageName: spec.packageName, path: spec.file, originalFilePath: spec.file, fqn,

@@ -162,6 +162,7 @@ export function loadProject(opts: LoadOptions): Project {
       }
       for (const src of contents.sources) {
         src.packageName = pkg.name;
+        src.folders = f.relPath.split('/').slice(0, -1);
         const key = `${pkg.name}.${src.sourceName}.${src.name}`;
         const prev = seenSources.get(key);
         if (prev) {

@@ -41,6 +41,8 @@ export interface NodePatch {
 export interface SourceTableSpec {
   /** Package whose YAML defines it (set by the loader). */
   packageName: string;
+  /** Folders of the YAML file under its resource path (set by the loader); part of the fqn, as in dbt. */
+  folders: string[];
   sourceName: string;
   name: string;
   database?: string;
@@ -215,6 +217,7 @@ function loadSource(yaml: YamlFile, diags: Diagnostics, entry: unknown, path: Ya
     const tags = [...toTags(s.tags), ...toTags(t.tags)];
     return {
       packageName: '',
+      folders: [],
       sourceName: s.name,
       name: t.name,
       database: (s.database ?? s.catalog ?? s.project) as string | undefined,

@@ -172,3 +172,16 @@ describe('inline SQL', () => {
     expect(bad.stderr).toMatch(/\(inline\):1:\d+: Jinja error/);
   });
 });
+
+describe('source fqn', () => {
+  it("includes the YAML file's folders (as dbt's does); name selection still leaves sources out, as dbt's does", async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/staging/src.yml': 'version: 2\nsources:\n  - name: raw\n    tables: [{name: t}]\n',
+      'models/staging/stg.sql': "select * from {{ source('raw', 't') }}",
+      'models/marts/m.sql': 'select 1 as x',
+    });
+    expect((await runKiln(['ls', '-s', 'staging'], dir)).stdout.trim().split('\n')).toEqual(['shop.staging.stg']);
+    expect((await runKiln(['ls', '-s', 'source:raw+'], dir)).stdout.trim().split('\n')).toEqual(['shop.staging.stg', 'source:shop.staging.raw.t']);
+  });
+});
