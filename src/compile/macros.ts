@@ -145,13 +145,32 @@ export class MacroRegistry {
     });
   }
 
+  private readonly callables = new Map<MacroDef, (...args: unknown[]) => unknown>();
+
+  /**
+   * The macro as a function. Errors passing out of it are marked with the innermost macro they came from,
+   * so messages can name the macro file as well as the model line that called it.
+   */
   private callable(def: MacroDef): (...args: unknown[]) => unknown {
+    const known = this.callables.get(def);
+    if (known) return known;
     const exported = this.instantiate(def.file);
     const fn = exported[def.name];
     if (typeof fn !== 'function') {
       throw new KilnError('compile', `macro '${def.name}' could not be loaded`, { location: { file: def.path, line: def.line } });
     }
-    return fn as (...args: unknown[]) => unknown;
+    const wrapped = function macroWithOrigin(this: unknown, ...args: unknown[]) {
+      try {
+        return (fn as (...a: unknown[]) => unknown).apply(this, args);
+      } catch (e) {
+        if (e !== null && typeof e === 'object' && !(e as { kilnMacro?: string }).kilnMacro) {
+          (e as { kilnMacro?: string }).kilnMacro = `${def.name}' (${def.path}:${def.line})`;
+        }
+        throw e;
+      }
+    };
+    this.callables.set(def, wrapped);
+    return wrapped;
   }
 
   /** Compile a macro file once and run its top level with a context that follows the render scope. */

@@ -49,13 +49,28 @@ function hintFor(message: string): string | undefined {
 /**
  * @param phase 'syntax' errors come from compiling the template (1-based line); 'render' errors from running it.
  */
+/** "It happened inside macro 'x' (file:line)", when the error passed out of a project or package macro. */
+function macroOrigin(...errors: unknown[]): string | undefined {
+  for (const e of errors) {
+    const origin = e && typeof e === 'object' ? (e as { kilnMacro?: string }).kilnMacro : undefined;
+    if (origin) return `It happened inside macro '${origin}.`;
+  }
+  return undefined;
+}
+
+function joinHints(...hints: (string | undefined)[]): string | undefined {
+  const present = hints.filter((h): h is string => !!h);
+  return present.length ? present.join('\n  ') : undefined;
+}
+
 export function translateTemplateError(e: unknown, file: string, what: string, node?: string, phase: 'syntax' | 'render' = 'syntax'): KilnError {
   const cause = rootCause(e);
+  const origin = macroOrigin(cause, e);
   if (cause instanceof KilnError) {
     if (cause.location) return cause;
     const err = e as NunjucksError;
     const line = err.lineno !== undefined ? err.lineno + (phase === 'render' ? 1 : 0) : undefined;
-    return new KilnError(cause.kind, cause.message, { location: { file, line }, hint: cause.hint, node: node ?? cause.node, cause: cause });
+    return new KilnError(cause.kind, cause.message, { location: { file, line }, hint: joinHints(origin, cause.hint), node: node ?? cause.node, cause: cause });
   }
   const err = e as NunjucksError;
   const message = String(err?.message ?? e);
@@ -72,7 +87,7 @@ export function translateTemplateError(e: unknown, file: string, what: string, n
   const msg = cleanMessage(cause instanceof Error && cause !== e ? cause.message : message);
   return new KilnError('compile', `Jinja error in ${what}: ${msg}`, {
     location: { file, line, column },
-    hint: hintFor(msg),
+    hint: joinHints(origin, hintFor(msg)),
     node,
   });
 }

@@ -191,3 +191,17 @@ describe('more user errors', () => {
     expect(r2.stderr).toContain('kiln_project.yml:4:5: Jinja error in on-run-start hook 2');
   });
 });
+
+describe('errors raised inside macros', () => {
+  it('name the macro and its file as well as the model line that called it', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'macros/m.sql': '{% macro outer(x) %}{{ inner(x) }}{% endmacro %}\n\n{% macro inner(x) %}\n{{ exceptions.raise_compiler_error("inner needs a list, got " ~ x) }}\n{% endmacro %}\n',
+      'models/a.sql': 'select 1\n, {{ outer(1) }}\n',
+    });
+    const r = await runKiln(['parse'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('models/a.sql:2: inner needs a list, got 1');
+    expect(r.stderr).toContain("It happened inside macro 'inner' (macros/m.sql:3).");
+  });
+});
