@@ -97,7 +97,16 @@ export const commands: Record<string, CommandFn> = {
       }
       const ids = inv.select(['model', 'analysis']);
       const started = performance.now();
-      for (const id of ids) await wh.compiler.compile(inv.graph.node(id) as SqlNode);
+      // Like dbt, one node that fails to compile does not stop the others; every error is reported.
+      const failures: KilnError[] = [];
+      for (const id of ids) {
+        try {
+          await wh.compiler.compile(inv.graph.node(id) as SqlNode);
+        } catch (e) {
+          if (!(e instanceof KilnError)) throw e;
+          failures.push(e);
+        }
+      }
       const compileSeconds = (performance.now() - started) / 1000;
       const manifestStarted = performance.now();
       writeManifest(inv);
@@ -105,6 +114,10 @@ export const commands: Record<string, CommandFn> = {
       // Phase timings, so benchmarks can tell parsing and compiling from writing artifacts.
       reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
       reporter.info(`Compiled ${ids.length} node${ids.length === 1 ? '' : 's'} in ${compileSeconds.toFixed(2)}s into ${inv.project.file.targetPath}/compiled/; wrote manifest.json in ${((performance.now() - manifestStarted) / 1000).toFixed(2)}s`);
+      if (failures.length) {
+        for (const f of failures) printFatal(flags.logFormat, f);
+        return Math.max(...failures.map((f) => f.exitCode));
+      }
       if (ids.length === 1 && flags.logFormat !== 'json') out((await wh.compiler.compile(inv.graph.node(ids[0]) as SqlNode)).sql);
       return 0;
     });

@@ -205,3 +205,21 @@ describe('errors raised inside macros', () => {
     expect(r.stderr).toContain("It happened inside macro 'inner' (macros/m.sql:3).");
   });
 });
+
+describe('kiln compile with several broken models', () => {
+  it('compiles the rest and reports every failure', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a_bad.sql': "{% if execute %}{{ run_query('select * from nowhere') }}{% endif %}select 1",
+      'models/b_good.sql': 'select 2 as x',
+      'models/c_bad.sql': "{% if execute %}{{ exceptions.raise_compiler_error('c is broken') }}{% endif %}select 3",
+    });
+    const r = await runKiln(['compile'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Jinja error in model 'a_bad'");
+    expect(r.stderr).toContain('models/c_bad.sql:1: c is broken');
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    expect(existsSync(join(dir, 'target/compiled/shop/models/b_good.sql'))).toBe(true);
+  });
+});
