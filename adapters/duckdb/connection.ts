@@ -6,7 +6,7 @@
  * const db = await DuckDBPool.open('target/shop.duckdb', 4, {});
  * await db.withConnection((c) => c.execute('select 42 as answer'));
  */
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Connection, ExecuteOptions, QueryResult } from '../../src/adapter.js';
 import { toPlainValue } from './types.js';
 
@@ -50,6 +50,9 @@ export class DuckDBPool {
 
   static async open(path: string, size: number, settings: Record<string, string>): Promise<DuckDBPool> {
     const options: Record<string, string> = { ...settings };
+    // Loaded on first open: `kiln parse` and `kiln ls` never touch the warehouse, and the native module
+    // costs about 0.1 s to load.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
     const instance = await DuckDBInstance.create(path, options);
     const sessions: DuckDBSession[] = [];
     for (let i = 0; i < Math.max(1, size); i++) sessions.push(new DuckDBSession(await instance.connect()));

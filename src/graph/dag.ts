@@ -157,8 +157,11 @@ export function buildGraph(parsed: ParsedProject): ProjectGraph {
       g.setEdge(p, node.uniqueId);
     }
   }
-  const cycles = alg.findCycles(g) as string[][];
-  if (cycles.length) throw cycleError(pg, cycles[0]);
+  // Kahn's order reaches every node exactly when there is no cycle; only then is Tarjan's search skipped.
+  if (pg.topologicalOrder().length !== parsed.nodes.size) {
+    const cycles = alg.findCycles(g) as string[][];
+    if (cycles.length) throw cycleError(pg, cycles[0]);
+  }
   return pg;
 }
 
