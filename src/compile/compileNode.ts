@@ -217,6 +217,14 @@ export function unknownRefError(parsed: ParsedProject, call: RefCall, from: SqlN
       location, node: from.uniqueId, hint: `Enable it (${d.originalFilePath}) or remove the ref.`,
     });
   }
+  if (call.version !== undefined && parsed.refableNames().includes(call.name)) {
+    const versions = [...parsed.nodes.values()]
+      .filter((n): n is SqlNode => n.resourceType === 'model' && n.name === call.name && n.version !== undefined)
+      .map((n) => String(n.version));
+    return new KilnError('graph', `${from.resourceType} '${from.name}' refers to version ${call.version} of '${call.name}', which has versions ${versions.join(', ') || '(none)'}`, {
+      location, node: from.uniqueId, hint: 'Pin an existing version, or leave v= out for the latest.',
+    });
+  }
   const close = closeMatches(call.name, parsed.refableNames());
   return new KilnError('graph', `${from.resourceType} '${from.name}' refers to ${what}, which is not a model or seed in this project`, {
     location,

@@ -125,7 +125,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   });
 
   const claim = (node: SqlNode | SeedNode, location: SourceLocation) => {
-    const existing = nodes.get(node.uniqueId) ?? byName.get(node.name)?.find((n) => n.packageName === node.packageName);
+    const version = (n: SqlNode | SeedNode) => (n.resourceType === 'seed' ? undefined : n.version);
+    const existing = nodes.get(node.uniqueId)
+      ?? byName.get(node.name)?.find((n) => n.packageName === node.packageName && String(version(n)) === String(version(node)));
     if (existing) {
       throw new KilnError('config', `two resources are named '${node.name}': ${existing.originalFilePath} and ${node.originalFilePath}`, {
         location,
@@ -177,6 +179,24 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     return out ?? config;
   };
 
+  /**
+   * Model versions: a YAML entry with `versions:` makes each `<name>_v<v>.sql` (or `defined_in`) a version of
+   * one model. Keyed `<package>:<file name>`.
+   */
+  const versionedFiles = new Map<string, { name: string; version: string | number; latest: string | number; config: NodeConfig; patchKey: string }>();
+  for (const [key, patch] of project.patches) {
+    const versions = patch.resourceType === 'models' ? patch.extra.versions : undefined;
+    if (!Array.isArray(versions) || versions.length === 0) continue;
+    const pkg = key.split(':')[1];
+    const vs = versions.filter((v): v is Record<string, unknown> => !!v && typeof v === 'object' && (v as { v?: unknown }).v !== undefined);
+    const numeric = vs.map((v) => Number(v.v)).filter((n) => !Number.isNaN(n));
+    const latest = (patch.extra.latest_version as string | number | undefined) ?? (numeric.length ? Math.max(...numeric) : String(vs[vs.length - 1]?.v));
+    for (const v of vs) {
+      const file = typeof v.defined_in === 'string' ? v.defined_in : `${patch.name}_v${String(v.v)}`;
+      versionedFiles.set(`${pkg}:${file}`, { name: patch.name, version: v.v as string | number, latest, config: (v.config as NodeConfig) ?? {}, patchKey: key });
+    }
+  }
+
   interface Pending {
     node: SqlNode;
     baseConfig: NodeConfig;
@@ -184,11 +204,18 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   }
 
   const skeleton = (file: SqlFile, resourceType: 'model' | 'analysis', tree: 'models' | 'analyses'): Pending => {
-    const patch = project.patches.get(patchKey(tree, file.packageName, file.name));
-    const baseConfig = mergeConfig(mergeConfig(MODEL_DEFAULTS, treeConfig(tree, file.packageName, file.fqn)), patch?.config ?? {});
+    const versioned = resourceType === 'model' ? versionedFiles.get(`${file.packageName}:${file.name}`) : undefined;
+    const name = versioned?.name ?? file.name;
+    const fqn = versioned ? [...file.fqn.slice(0, -1), name, `v${String(versioned.version)}`] : file.fqn;
+    const patch = versioned ? project.patches.get(versioned.patchKey) : project.patches.get(patchKey(tree, file.packageName, file.name));
+    const baseConfig = mergeConfig(
+      mergeConfig(mergeConfig(MODEL_DEFAULTS, treeConfig(tree, file.packageName, fqn)), patch?.config ?? {}),
+      versioned?.config ?? {},
+    );
     const node: SqlNode = {
-      uniqueId: `${resourceType}.${file.packageName}.${file.name}`, resourceType, name: file.name, packageName: file.packageName,
-      path: file.relPath, originalFilePath: file.path, fqn: file.fqn, description: patch?.description ?? '',
+      uniqueId: `${resourceType}.${file.packageName}.${name}${versioned ? `.v${String(versioned.version)}` : ''}`, resourceType, name,
+      version: versioned?.version, latestVersion: versioned?.latest, packageName: file.packageName,
+      path: file.relPath, originalFilePath: file.path, fqn, description: patch?.description ?? '',
       columns: patch?.columns ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined,
       relation: { schema: target.schema, identifier: file.name, database: target.database },
       rawCode: file.content, checksum: file.checksum, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [],
@@ -280,7 +307,8 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   for (const [key, patch] of project.patches) {
     if (key !== patchKey(patch.resourceType, project.name, patch.name)) continue; // packages' YAML is not the user's
     const names = ownNames.get(patch.resourceType)!;
-    if (!names.has(patch.name)) {
+    const hasVersionFile = [...versionedFiles.values()].some((v) => v.patchKey === key);
+    if (!names.has(patch.name) && !hasVersionFile) {
       const close = closeMatches(patch.name, names);
       diags.warn(`${patch.resourceType.replace(/s$/, '')} '${patch.name}' is described in YAML but has no file`, patch.location,
         close.length ? `Did you mean ${close.map((c) => `'${c}'`).join(' or ')}?` : 'Rename the entry to match a file, or remove it.');
@@ -297,7 +325,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     if (cached) {
       node.relation = cached;
     } else {
-      const nodeArg = { name: node.name, unique_id: node.uniqueId, resource_type: node.resourceType, package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags };
+      const nodeArg = { name: node.name, version: node.resourceType === 'model' ? node.version ?? null : null, unique_id: node.uniqueId, resource_type: node.resourceType, package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags };
       const { values: [database, schema, alias], record } = renderer.callMacros([
         ['generate_database_name', [node.config.database ?? null, nodeArg]],
         ['generate_schema_name', [node.config.schema ?? null, nodeArg]],
@@ -332,7 +360,14 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     nodes,
     disabled,
     lookupRef(call, fromPackage) {
-      const candidates = byName.get(call.name) ?? [];
+      // A versioned model answers ref('m', v=1) with that version, and plain ref('m') with its latest.
+      const all = byName.get(call.name) ?? [];
+      const versionOf = (n: SqlNode | SeedNode) => (n.resourceType === 'seed' ? undefined : n);
+      const candidates = all.filter((n) => {
+        const v = versionOf(n);
+        if (!v || v.version === undefined) return call.version === undefined;
+        return call.version !== undefined ? String(v.version) === String(call.version) : String(v.version) === String(v.latestVersion);
+      });
       if (call.package) return candidates.find((n) => n.packageName === call.package);
       return candidates.find((n) => n.packageName === fromPackage) ?? candidates.find((n) => n.packageName === project.name) ?? candidates[0];
     },

@@ -50,6 +50,9 @@ interface NodeBase {
 
 export interface SqlNode extends NodeBase {
   resourceType: 'model' | 'analysis' | 'snapshot' | 'test';
+  /** Model versions (`versions:` in YAML): this node's version, and the model's latest. */
+  version?: string | number;
+  latestVersion?: string | number;
   rawCode: string;
   checksum: string;
   refs: RefCall[];

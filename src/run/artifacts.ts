@@ -94,8 +94,8 @@ function nodeEntry(inv: Invocation, n: GraphNode) {
     contract: { enforced: !!(n.config.contract as { enforced?: boolean } | undefined)?.enforced, alias_types: true, checksum: null },
     access: n.config.access ?? 'protected',
     constraints: [],
-    version: null,
-    latest_version: null,
+    version: n.version ?? null,
+    latest_version: n.latestVersion ?? null,
     deprecation_date: null,
     group: null,
   };

@@ -107,3 +107,55 @@ describe('dbt constructs from public projects', () => {
     expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select arr, same, cols, y from main.misc')).toEqual([{ arr: [1, 2], same: true, cols: 'a,b', y: 20 }]);
   });
 });
+
+describe('model versions', () => {
+  it('builds each version, refs the latest by default and a pinned one with v=', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n',
+      'profiles.yml': PROFILES,
+      'models/dim_customers_v1.sql': 'select 1 as id',
+      'models/dim_customers_v2.sql': "select 1 as id, 'new' as segment",
+      'models/legacy_v.sql': 'select 3 as id',
+      'models/schema.yml': [
+        'version: 2',
+        'models:',
+        '  - name: dim_customers',
+        '    latest_version: 2',
+        '    config: {materialized: table}',
+        '    versions:',
+        '      - v: 1',
+        '      - v: 2',
+        '      - v: 3',
+        '        defined_in: legacy_v',
+        '        config: {materialized: view}',
+      ].join('\n'),
+      'models/latest.sql': "select * from {{ ref('dim_customers') }}",
+      'models/pinned.sql': "select * from {{ ref('dim_customers', v=1) }}",
+    });
+    const r = await runKiln(['run'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const kinds = await queryDuckdb(join(dir, 'dev.duckdb'), "select table_name, table_type from information_schema.tables where table_schema = 'main' order by 1");
+    expect(kinds).toEqual([
+      { table_name: 'dim_customers_v1', table_type: 'BASE TABLE' },
+      { table_name: 'dim_customers_v2', table_type: 'BASE TABLE' },
+      { table_name: 'dim_customers_v3', table_type: 'VIEW' },
+      { table_name: 'latest', table_type: 'VIEW' },
+      { table_name: 'pinned', table_type: 'VIEW' },
+    ]);
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select * from main.latest')).toEqual([{ id: 1, segment: 'new' }]);
+    const ls = await runKiln(['ls', '-s', 'dim_customers', '--output', 'json', '--output-keys', 'unique_id'], dir);
+    expect(ls.stdout.trim().split('\n').map((l) => JSON.parse(l).unique_id)).toEqual([
+      'model.shop.dim_customers.v1', 'model.shop.dim_customers.v2', 'model.shop.dim_customers.v3',
+    ]);
+    const bad = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n', 'profiles.yml': PROFILES,
+      'models/d_v1.sql': 'select 1 as id',
+      'models/schema.yml': 'version: 2\nmodels:\n  - name: d\n    versions: [{v: 1}]\n',
+      'models/x.sql': "select * from {{ ref('d', v=7) }}",
+    });
+    const e = await runKiln(['parse'], bad);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain("model 'x' refers to version 7 of 'd', which has versions 1");
+  });
+});
