@@ -937,6 +937,57 @@ export function installPythonSemantics(): void {
     return args;
   };
 
+  // `{% for x in xs if cond %}`: Jinja filters the items first, so loop.index/first/last count only the kept
+  // ones. Nunjucks read `xs if cond` as an inline if (silently looping over nothing). It becomes:
+  //   {% set tmp = [] %}{% for x in xs %}{% if cond %}{{ tmp.append(x) }}{% endif %}{% endfor %}
+  //   {% for x in tmp %}…{% endfor %}
+  let loopFilterCount = 0;
+  const parseFor = (P as unknown as { parseFor(): unknown }).parseFor;
+  (P as unknown as { parseFor(): unknown }).parseFor = function forWithFilter(this: ParserProto & { parseOr(): unknown; parseFor(): unknown }) {
+    const forTok = this.peekToken()!;
+    if (forTok.value !== 'for') return parseFor.call(this);
+    this.nextToken();
+    const N = allNodes as Record<string, NodeCtor>;
+    const node = new N.For(forTok.lineno, forTok.colno) as AstNode & { name: AstNode; arr: unknown; body: unknown; else_: unknown };
+    node.name = this.parsePrimary() as AstNode;
+    if (node.name.typename !== 'Symbol') this.fail('parseFor: variable name expected for loop');
+    if (this.peekToken()!.type === T.TOKEN_COMMA) {
+      const names = new N.Array(node.name.lineno, node.name.colno) as AstNode & { addChild(c: unknown): void };
+      names.addChild(node.name);
+      while (this.skip(T.TOKEN_COMMA)) names.addChild(this.parsePrimary());
+      node.name = names;
+    }
+    if (!this.skipSymbol('in')) this.fail('parseFor: expected "in" keyword for loop', forTok.lineno, forTok.colno);
+    const arr = this.parseOr();
+    const cond = this.skipSymbol('if') ? this.parseExpression() : undefined;
+    this.advanceAfterBlockEnd(forTok.value);
+    node.body = this.parseUntilBlocks('endfor', 'else');
+    if (this.skipSymbol('else')) {
+      this.advanceAfterBlockEnd('else');
+      node.else_ = this.parseUntilBlocks('endfor');
+    }
+    this.advanceAfterBlockEnd();
+    if (!cond) {
+      node.arr = arr;
+      return node;
+    }
+    const { lineno, colno } = forTok;
+    const tmp = () => new N.Symbol(lineno, colno, `__kiln_loop_filter_${loopFilterCount}`);
+    loopFilterCount++;
+    const item = node.name.typename === 'Symbol' ? new N.Symbol(lineno, colno, (node.name as unknown as { value: string }).value) : node.name;
+    const append = new N.FunCall(lineno, colno, new N.LookupVal(lineno, colno, tmp(), new N.Literal(lineno, colno, 'append')),
+      new N.NodeList(lineno, colno, [item]));
+    const collect = new N.For(lineno, colno) as AstNode & { name: unknown; arr: unknown; body: unknown };
+    collect.name = node.name;
+    collect.arr = arr;
+    // `'' if tmp.append(x) else ''`: evaluates the append and prints nothing (append returns None).
+    const silent = new N.InlineIf(lineno, colno, append, new N.Literal(lineno, colno, ''), new N.Literal(lineno, colno, ''));
+    collect.body = new N.NodeList(lineno, colno, [new N.If(lineno, colno, cond, new N.NodeList(lineno, colno, [new N.Output(lineno, colno, [silent])]), null)]);
+    node.arr = tmp();
+    const init = new N.Set(lineno, colno, [tmp()], new N.Array(lineno, colno, []));
+    return new N.NodeList(lineno, colno, [init, collect, node]);
+  };
+
   // `a if x else b if y else c`: the else branch may itself be an inline if (Nunjucks stops after one).
   (P as unknown as { parseInlineIf(): unknown }).parseInlineIf = function chainedInlineIf(this: ParserProto & { parseOr(): unknown; parseInlineIf(): unknown }) {
     let node = this.parseOr() as AstNode;

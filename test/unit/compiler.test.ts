@@ -436,3 +436,18 @@ describe('template errors name the file and line', () => {
     }
   });
 });
+
+describe('loop filters ({% for x in xs if cond %})', () => {
+  const cases: [string, string][] = [
+    ["{% for x in [1,2,3,4] if x is even %}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}", '2,4'],
+    ["{% for k, v in {'a': 1, 'b': 2, 'c': 3}.items() if v != 2 %}{{ loop.index }}:{{ k }}={{ v }} {% endfor %}", '1:a=1 2:c=3 '],
+    ["{% for x in [] if x %}{{ x }}{% else %}empty{% endfor %}", 'empty'],
+    ["{% for x in [0, ''] if x %}{{ x }}{% else %}none kept{% endfor %}", 'none kept'],
+    ["{% macro m(cols) %}{% for c in cols if c != 'b' %}{{ c }}{% endfor %}{% endmacro %}{{ m(['a','b','c']) }}{{ m(['b','d']) }}", 'acd'],
+    ["{% for x in ([1] if true else [2]) %}{{ x }}{% endfor %}", '1'],
+    ["{% for x in [1, 2] %}{% for y in [1, 2, 3] if y != x %}{{ x }}{{ y }} {% endfor %}{% endfor %}", '12 13 21 23 '],
+  ];
+  it.each(cases)('%s', (template, expected) => {
+    expect(env.renderString(template, {})).toBe(expected);
+  });
+});
