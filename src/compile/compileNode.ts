@@ -163,6 +163,15 @@ export class NodeCompiler {
       const resolvers: ExecuteResolvers = {
         ref: (call) => {
           const target = this.resolveRefNode(call, node);
+          // A ref() seen only at execute time (inside {% if execute %}) is not in the DAG: the model could
+          // have run before what it reads. dbt refuses this too, with the same remedy.
+          if (node.originalFilePath !== '(inline)' && !node.dependsOn.includes(target.uniqueId)) {
+            throw new KilnError('graph', `${node.resourceType} '${node.name}' refers to '${target.name}' only at execute time, so Kiln cannot order it after '${target.name}'`, {
+              location: { file: node.originalFilePath },
+              node: node.uniqueId,
+              hint: `Add this line to the top of ${node.originalFilePath}:\n    -- depends_on: {{ ref('${target.name}') }}`,
+            });
+          }
           noteEphemeral(target);
           return this.relationFor(target);
         },

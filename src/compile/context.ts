@@ -327,6 +327,15 @@ export function buildContext(
         rows: (await shared.relations!.list(rel.database, rel.schema, node.connection)).map((r) => ({ database: r.database, schema: r.schema, name: r.identifier, type: r.kind })),
         message: 'OK',
       }), null),
+    drop_relation: (relation: { database?: string; schema: string; identifier: string }) =>
+      needsWarehouse(`drop_relation:${relation.database}.${relation.schema}.${relation.identifier}`, async () => {
+        const rel = { database: relation.database, schema: relation.schema, identifier: relation.identifier };
+        const info = await shared.relations!.get(rel, node.connection);
+        if (!info) return '';
+        await withConn((c) => c.execute(shared.adapter!.ddl.dropRelation(rel, info.kind)));
+        await shared.relations!.dropped(rel);
+        return '';
+      }, ''),
     quote_as_configured: (s: string) => s,
     quote_seed_column: (column: string, quoteConfig: unknown) =>
       quoteConfig === false ? column : shared.renderer ? shared.renderer.quoteIdentifier(column) : `"${column}"`,

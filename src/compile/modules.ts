@@ -331,7 +331,7 @@ export const pythonModules = {
   },
   pytz: { utc: 'UTC', timezone: (name: string) => name },
   re,
-  itertools: {
+  itertools: Object.assign(Object.create({ toString: () => "<module 'itertools'>" }) as Record<string, unknown>, {
     chain: (...arrs: unknown[][]) => arrs.flat(),
-  },
+  }),
 };

@@ -159,3 +159,41 @@ describe('model versions', () => {
     expect(e.stderr).toContain("model 'x' refers to version 7 of 'd', which has versions 1");
   });
 });
+
+describe('adapter macros called through the dbt namespace', () => {
+  it('dbt.get_columns_in_relation, dbt.load_cached_relation and adapter.drop_relation work at execute time', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': "name: shop\nprofile: shop\non-run-start: ['create or replace table main.scratch as select 1 as a']\n",
+      'profiles.yml': PROFILES,
+      'models/src.sql': "{{ config(materialized='table') }}select 1 as id, 'x' as label",
+      'models/m.sql': [
+        "{{ config(materialized='table') }}",
+        "-- depends_on: {{ ref('src') }}",
+        '{% if execute %}',
+        "{% set cols = dbt.get_columns_in_relation(ref('src')) %}",
+        "{% set scratch = dbt.load_cached_relation(api.Relation.create(database=target.database, schema='main', identifier='scratch')) %}",
+        '{% do adapter.drop_relation(scratch) %}',
+        '{% endif %}',
+        "select '{{ cols | map(attribute='name') | join(',') if execute else '' }}' as cols",
+      ].join('\n'),
+    });
+    const r = await runKiln(['run', '--threads', '1'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select cols from main.m')).toEqual([{ cols: 'id,label' }]);
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), "select count(*) as n from information_schema.tables where table_name = 'scratch'")).toEqual([{ n: 0 }]);
+  });
+
+  it('a ref() made only inside {% if execute %} is refused with the depends_on hint, as dbt does', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n',
+      'profiles.yml': PROFILES,
+      'models/a_reader.sql': "{% if execute %}{% set r = run_query('select count(*) from ' ~ ref('z_source')) %}{% endif %}select 1 as x",
+      'models/z_source.sql': 'select 1 as id',
+    });
+    const r = await runKiln(['run', '--threads', '1'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("model 'a_reader' refers to 'z_source' only at execute time");
+    expect(r.stderr).toContain("-- depends_on: {{ ref('z_source') }}");
+  });
+});
