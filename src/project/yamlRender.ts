@@ -42,7 +42,12 @@ export function renderYamlString(text: string, ctx: YamlRenderContext, location:
     out = env.renderString(text, ctx);
   } catch (e) {
     if (e instanceof KilnError) throw new KilnError(e.kind, e.message, { location, hint: e.hint });
-    const msg = (e as Error).message.replace(/^\(unknown path\)\s*/, '').replace(/\s+/g, ' ').trim();
+    const msg = (e as Error).message
+      .replace(/^\(unknown path\)\s*/, '')
+      .replace(/\[Line \d+, Column \d+\]\s*/, '')
+      .replace(/\s+/g, ' ')
+      .replace(/^(Template render )?Error: /, '')
+      .trim();
     throw new KilnError('config', `could not render '${text}': ${msg}`, { location });
   }
   // dbt parses rendered values that look like numbers/booleans back into them (e.g. port: "{{ env_var('P') }}").
