@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { RefCall, SeedNode, SqlNode } from '../project/nodes.js';
 import { closeMatches } from '../suggest.js';
@@ -121,10 +122,14 @@ export class NodeCompiler {
     };
   }
 
-  compile(node: SqlNode): Promise<CompiledSql> {
+  /**
+   * Compile a node once (later calls share the result). `connection`, when the node is about to be built on
+   * it, is the session its execute-time queries run on, so session state (temp tables, SET) carries over.
+   */
+  compile(node: SqlNode, connection?: Connection): Promise<CompiledSql> {
     let p = this.done.get(node.uniqueId);
     if (!p) {
-      p = this.compileOnce(node, true);
+      p = this.compileOnce(node, true, connection);
       this.done.set(node.uniqueId, p);
     }
     return p;
@@ -144,7 +149,7 @@ export class NodeCompiler {
     return this.compileOnce(node, false);
   }
 
-  private async compileOnce(node: SqlNode, write: boolean): Promise<CompiledSql> {
+  private async compileOnce(node: SqlNode, write: boolean, connection?: Connection): Promise<CompiledSql> {
     const ephemerals: SqlNode[] = [];
     const noteEphemeral = (n: SqlNode | SeedNode) => {
       if (n.resourceType === 'model' && n.config.materialized === 'ephemeral' && !ephemerals.includes(n)) ephemerals.push(n);
@@ -177,14 +182,14 @@ export class NodeCompiler {
         },
         source: (s, t) => this.sourceRelation(node, s, t),
       };
-      const out = await this.parsed.renderer.renderExecute(this.parsed.identityOf(node), resolvers);
+      const out = await this.parsed.renderer.renderExecute({ ...this.parsed.identityOf(node), connection }, resolvers);
       body = out.sql;
       sqlHeader = out.record.sqlHeader ?? sqlHeader;
       if (hasPlaceholders(body)) body = body.replace(/[\u0002\u0003]/g, '');
     }
     const ctes: CompiledSql['ctes'] = [];
     for (const eph of ephemerals) {
-      const sub = await this.compile(eph);
+      const sub = await this.compile(eph, connection);
       for (const c of [...sub.ctes, { id: eph.uniqueId, name: `${EPHEMERAL_PREFIX}${eph.name}`, sql: sub.body }]) {
         if (!ctes.some((x) => x.id === c.id)) ctes.push(c);
       }

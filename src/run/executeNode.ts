@@ -96,18 +96,19 @@ function relationRef(node: SqlNode | SeedNode): RelationRef {
 
 /** Materialize a model (view, table, ephemeral). */
 export async function executeModel(services: ExecuteServices, node: SqlNode): Promise<ExecuteOutcome> {
-  const compileStartedAt = new Date().toISOString();
-  const compiled = await services.compiler.compile(node);
-  const compileCompletedAt = new Date().toISOString();
   const materialized = String(node.config.materialized);
-  if (materialized === 'ephemeral') {
-    return { message: 'EPHEMERAL', compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
-  }
   const statements: string[] = [];
   const log: SqlLog = (sql) => statements.push(sql);
-  const sql = compiled.sql;
   try {
     return await services.adapter.withConnection(async (conn) => {
+      // Compiled on the connection it is built on: execute-time queries share the build's session.
+      const compileStartedAt = new Date().toISOString();
+      const compiled = await services.compiler.compile(node, conn);
+      const compileCompletedAt = new Date().toISOString();
+      if (materialized === 'ephemeral') {
+        return { message: 'EPHEMERAL', compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
+      }
+      const sql = compiled.sql;
       let result: StepResult;
       try {
         if (materialized !== 'view' && materialized !== 'table') {

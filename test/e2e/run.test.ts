@@ -378,3 +378,18 @@ describe('filters on relations', () => {
     expect(r.stdout).toContain(`select 'shop.main.a' as plain, '${'"shop"."main"."b"'.length}' as len, "shop"."main"."a".id from "shop"."main"."a"`);
   });
 });
+
+describe('one session per node', () => {
+  it('execute-time queries run on the connection the node is built on (temp tables carry over)', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': "{{ config(materialized='table') }}{% if execute %}{% do run_query('create or replace temp table staging_rows as select 5 as n') %}{% endif %}select n from staging_rows",
+      'models/b.sql': 'select 1 as x',
+      'models/c.sql': 'select 2 as y',
+    });
+    const r = await runKiln(['run', '--threads', '3'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await queryDuckdb(db(dir), 'select n from main.a')).toEqual([{ n: 5 }]);
+  });
+});
