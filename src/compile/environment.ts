@@ -5,7 +5,7 @@
  */
 import nunjucks from 'nunjucks';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { DoExtension, installJinjaSupport, installPythonSemantics, isPlainMapping, pyEq, pyFormat, pyIn, pyPercent, pyRepr, pyStr, pyTruthy, splitArgs } from './jinja.js';
+import { DoExtension, installJinja, isPlainMapping, pyEq, pyFormat, pyIn, pyPercent, pyRepr, pyStr, pyTruthy, splitArgs } from './jinja.js';
 import { pythonModules } from './modules.js';
 import { PLACEHOLDER_INSPECT } from './placeholders.js';
 import { dbtTypeFilters } from '../project/yamlRender.js';
@@ -122,8 +122,7 @@ export class Namespace {
 }
 
 export function createEnvironment(): Env {
-  installJinjaSupport();
-  installPythonSemantics();
+  installJinja();
   // dev: true keeps the original error as `cause` on template errors (see templateErrors.ts).
   const options = { autoescape: false, throwOnUndefined: false, trimBlocks: false, lstripBlocks: false, dev: true };
   const env = new nunjucks.Environment(null, options as nunjucks.ConfigureOptions);

@@ -230,6 +230,12 @@ function kilnSetAttr(obj: unknown, key: unknown, value: unknown): void {
 let installed = false;
 
 /** Install the process-wide Nunjucks patches. Idempotent. */
+/** Every process-wide Nunjucks patch, in order. YAML rendering needs them too, before any environment exists. */
+export function installJinja(): void {
+  installJinjaSupport();
+  installPythonSemantics();
+}
+
 export function installJinjaSupport(): void {
   if (installed) return;
   installed = true;

@@ -124,16 +124,26 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     fqn: n.fqn, rawCode: n.resourceType === 'seed' ? '' : n.rawCode, baseConfig: n.config, relation: n.relation,
   });
 
+  // Every model, analysis and seed by name as its file is read (before registration), to catch clashes.
+  const claimed = new Map<string, (SqlNode | SeedNode)[]>();
   const claim = (node: SqlNode | SeedNode, location: SourceLocation) => {
     const version = (n: SqlNode | SeedNode) => (n.resourceType === 'seed' ? undefined : n.version);
-    const existing = nodes.get(node.uniqueId)
-      ?? byName.get(node.name)?.find((n) => n.packageName === node.packageName && String(version(n)) === String(version(node)));
+    const samePackage = claimed.get(node.name)?.filter((n) => n.packageName === node.packageName) ?? [];
+    const mixed = samePackage.find((n) => (version(n) === undefined) !== (version(node) === undefined));
+    if (mixed) {
+      throw new KilnError('config', `'${node.name}' is both a versioned model and an unversioned ${mixed.resourceType}: ${mixed.originalFilePath} and ${node.originalFilePath}`, {
+        location,
+        hint: `Rename the unversioned file, or list it as a version with defined_in: under ${node.name}'s versions.`,
+      });
+    }
+    const existing = samePackage.find((n) => String(version(n)) === String(version(node)));
     if (existing) {
       throw new KilnError('config', `two resources are named '${node.name}': ${existing.originalFilePath} and ${node.originalFilePath}`, {
         location,
         hint: 'Model and seed names must be unique in a project; rename one of the files.',
       });
     }
+    claimed.set(node.name, [...samePackage, node, ...(claimed.get(node.name) ?? []).filter((n) => n.packageName !== node.packageName)]);
   };
 
   const register = (node: SqlNode | SeedNode) => {

@@ -150,7 +150,15 @@ export function nodeMatches(node: GraphNode, method: string, value: string): boo
   const [base, ...keyParts] = method.split('.');
   switch (base) {
     case 'fqn':
-      return node.resourceType !== 'source' && fqnMatches(node.fqn, value); // dbt: sources are selected by source:, not by name
+      if (node.resourceType === 'source') return false; // dbt: sources are selected by source:, not by name
+      if (node.resourceType === 'model' && node.version !== undefined) {
+        // A versioned model answers to its name (every version), name_v1 and name.v1, and to folder paths;
+        // not to the bare version segment ('v1' would select every model's first version).
+        const v = String(node.version);
+        if ([`${node.name}_v${v}`, `${node.name}.v${v}`].some((n) => partMatches(value, n))) return true;
+        return fqnMatches(node.fqn.slice(0, -1), value);
+      }
+      return fqnMatches(node.fqn, value);
     case 'unique_id':
       return partMatches(value, node.uniqueId);
     case 'tag':

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Adapter, AdapterFactory, TargetConfig } from '../adapter.js';
 import { NodeCompiler } from '../compile/compileNode.js';
+import { installJinja } from '../compile/jinja.js';
 import { parseProject, builtinMacroFiles, targetContext, type ParsedProject, type TargetInfo } from '../compile/parse.js';
 import { ParseCache } from '../compile/parseCache.js';
 import { RelationCache } from '../compile/relationCache.js';
@@ -88,6 +89,8 @@ export class Invocation {
 
   static async load(opts: InvocationOptions): Promise<Invocation> {
     const started = performance.now();
+    // Jinja in YAML (profiles, project file, schema files) renders with the same parser as models.
+    installJinja();
     // The project file names the profile; the target must be known before schema YAML renders ({{ target }}).
     const projectFile = loadProjectFile(opts.projectDir, new Diagnostics(), opts.vars);
     const profileName = projectFile.profile ?? projectFile.name;

@@ -128,12 +128,14 @@ export class Materializer {
     }
     await this.relations.dropped(tmp);
     await this.relations.added(target, spec.kind);
-    if (!transactional) await spec.beforeCommit?.();
     // After commit, as dbt does: dropping inside the transaction holds locks longer (and Redshift objects).
     if (existingKind) {
       await this.relations.added(backup, existingKind);
       await this.drop(conn, backup, existingKind, log);
     }
+    // Without a transaction the post-hooks cannot roll the swap back; they run once the backup is gone so a
+    // failing hook leaves no stray relation behind.
+    if (!transactional) await spec.beforeCommit?.();
     return result;
   }
 

@@ -14,11 +14,12 @@ export class Redactor {
     this.secretKeys = new Set(target.secretFields);
     const found: string[] = [];
     // Secrets can sit at any depth (DuckDB `settings: {s3_secret_access_key: …}`).
-    const collect = (value: unknown, key: string) => {
-      if (typeof value === 'string' && (this.secretKeys.has(key) || SECRET_NAME.test(key))) found.push(value);
-      else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) collect(v, k);
+    const collect = (value: unknown, key: string, underSecret: boolean) => {
+      const secret = underSecret || this.secretKeys.has(key) || SECRET_NAME.test(key);
+      if (typeof value === 'string' && secret) found.push(value);
+      else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) collect(v, k, secret);
     };
-    for (const [k, v] of Object.entries(target.fields)) collect(v, k);
+    for (const [k, v] of Object.entries(target.fields)) collect(v, k, false);
     // dbt's convention: env vars named DBT_ENV_SECRET_* hold secrets wherever they are used.
     for (const [k, v] of Object.entries(env)) if ((k.startsWith('DBT_ENV_SECRET_') || k.startsWith('KILN_ENV_SECRET_')) && v) found.push(v);
     this.secrets = found.filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
@@ -26,11 +27,15 @@ export class Redactor {
 
   /** Target fields without the secret ones, at any depth (what the `target` template variable shows). */
   safeFields(fields: Record<string, unknown>): Record<string, unknown> {
-    const strip = (obj: Record<string, unknown>): Record<string, unknown> =>
-      Object.fromEntries(Object.entries(obj)
-        .filter(([k, v]) => !(this.secretKeys.has(k) || (SECRET_NAME.test(k) && typeof v !== 'object')))
-        .map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? strip(v as Record<string, unknown>) : v]));
-    return strip(fields);
+    // A secret-named key goes whatever its value (a keyfile_json object, a list of secrets); the rest is walked.
+    const strip = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(strip);
+      if (v && typeof v === 'object') {
+        return Object.fromEntries(Object.entries(v).filter(([k]) => !(this.secretKeys.has(k) || SECRET_NAME.test(k))).map(([k, x]) => [k, strip(x)]));
+      }
+      return v;
+    };
+    return strip(fields) as Record<string, unknown>;
   }
 
   scrub(text: string): string {

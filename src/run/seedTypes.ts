@@ -60,6 +60,8 @@ export function inspectSeed(absPath: string, displayPath: string, delimiter: str
       delimiter,
       bom: true,
       relax_column_count: false,
+      // Python's csv reader (dbt's) accepts a quote inside an unquoted field (`{ "a": 1 }`); so do we.
+      relax_quotes: true,
       skip_empty_lines: true,
     }) as string[][];
   } catch (e) {

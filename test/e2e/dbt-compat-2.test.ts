@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
+import { makeProject, queryDuckdb, runKiln, writeFiles } from '../helpers/project.js';
 
 const PROFILES = "shop:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb, threads: \"{{ env_var('SHOP_THREADS', '2') | as_number }}\"}\n";
 
@@ -148,6 +148,9 @@ describe('model versions', () => {
     expect(ls.stdout.trim().split('\n').map((l) => JSON.parse(l).unique_id)).toEqual([
       'model.shop.dim_customers.v1', 'model.shop.dim_customers.v2', 'model.shop.dim_customers.v3',
     ]);
+    expect((await runKiln(['ls', '-s', 'dim_customers_v1'], dir)).stdout.trim()).toBe('shop.dim_customers.v1');
+    expect((await runKiln(['ls', '-s', 'dim_customers.v2'], dir)).stdout.trim()).toBe('shop.dim_customers.v2');
+    expect((await runKiln(['ls', '-s', 'v1'], dir)).stdout.trim()).toBe('');
     const bad = makeProject({
       'dbt_project.yml': 'name: shop\nprofile: shop\n', 'profiles.yml': PROFILES,
       'models/d_v1.sql': 'select 1 as id',
@@ -157,6 +160,10 @@ describe('model versions', () => {
     const e = await runKiln(['parse'], bad);
     expect(e.code).toBe(2);
     expect(e.stderr).toContain("model 'x' refers to version 7 of 'd', which has versions 1");
+    writeFiles(bad, { 'models/d.sql': 'select 0 as id', 'models/x.sql': "select * from {{ ref('d') }}" });
+    const mixed = await runKiln(['parse'], bad);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain("'d' is both a versioned model and an unversioned model");
   });
 });
 
@@ -195,5 +202,27 @@ describe('adapter macros called through the dbt namespace', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("model 'a_reader' refers to 'z_source' only at execute time");
     expect(r.stderr).toContain("-- depends_on: {{ ref('z_source') }}");
+  });
+});
+
+describe('from a second sweep of public projects', () => {
+  it('YAML values use the same Jinja as models (chained inline ifs), and seeds accept quotes inside unquoted fields', async () => {
+    const dir = makeProject({
+      'dbt_project.yml': 'name: shop\nprofile: shop\n',
+      'profiles.yml': PROFILES,
+      'seeds/receipts.csv': 'id,receipt\n1,{ "a": 1 }\n2,plain\n',
+      'seeds/seeds.yml': [
+        'version: 2',
+        'seeds:',
+        '  - name: receipts',
+        '    config:',
+        '      column_types:',
+        "        receipt: \"{{ 'varchar' if target.type in ['redshift'] else 'String' if target.type in ['clickhouse'] else 'varchar' }}\"",
+      ].join('\n'),
+    });
+    const r = await runKiln(['seed'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await queryDuckdb(join(dir, 'dev.duckdb'), 'select receipt from main.receipts order by id')).toEqual([{ receipt: '{ "a": 1 }' }, { receipt: 'plain' }]);
   });
 });

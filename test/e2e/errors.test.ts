@@ -223,3 +223,12 @@ describe('kiln compile with several broken models', () => {
     expect(existsSync(join(dir, 'target/compiled/shop/models/b_good.sql'))).toBe(true);
   });
 });
+
+describe('name clashes', () => {
+  it('two models with one name in different folders is an error naming both files', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a/x.sql': 'select 1', 'models/b/x.sql': 'select 2' });
+    const r = await runKiln(['parse'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("models/b/x.sql: two resources are named 'x': models/a/x.sql and models/b/x.sql");
+  });
+});

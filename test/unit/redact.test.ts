@@ -35,3 +35,15 @@ describe('Redactor, nested fields and secret env vars', () => {
     expect(redactor.scrub('key hunter2SECRET and pw pa55wordXYZ in /root')).toBe('key ***** and pw ***** in /root');
   });
 });
+
+describe('Redactor, secret-named keys holding objects and lists', () => {
+  const redactor = new Redactor(
+    { type: 'x', database: 'db', schema: 's', secretFields: [], fields: { keyfile_json: { client_email: 'a@b', private_key: 'pk-123' }, secrets: ['s-one', 's-two'], user: 'me' } },
+    {},
+  );
+  it('drops the whole key and scrubs every string under it', () => {
+    expect(redactor.safeFields({ keyfile_json: { client_email: 'a@b', private_key: 'pk-123' }, secrets: ['s-one', 's-two'], user: 'me', list: [{ token: 't' }, 'k'] }))
+      .toEqual({ user: 'me', list: [{}, 'k'] });
+    expect(redactor.scrub('a@b pk-123 s-one s-two me')).toBe('***** ***** ***** ***** me');
+  });
+});
