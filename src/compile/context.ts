@@ -231,6 +231,13 @@ export function buildContext(
     return Relation.of(node.relation, type, shared.renderer!);
   };
 
+  // Before the warehouse is open (parse), names are quoted the ANSI way.
+  const quote = (name: string) => (shared.renderer ? shared.renderer.quoteIdentifier(name) : `"${name.replace(/"/g, '""')}"`);
+  const renderer: RelationRenderer = shared.renderer ?? {
+    quoteIdentifier: quote,
+    renderRelation: (r) => [r.database, r.schema, r.identifier].filter(Boolean).map((p) => quote(String(p))).join('.'),
+  };
+
   const withConn = <T>(fn: (c: Connection) => Promise<T>): Promise<T> =>
     node.connection ? fn(node.connection) : shared.adapter!.withConnection(fn);
 
@@ -287,6 +294,10 @@ export function buildContext(
     }, null);
   };
 
+  /** The warehouse's answer for a relation given as an object (load_relation, is_incremental()). */
+  const loadRelation = (relation: { database?: string; schema: string; identifier: string } | null) =>
+    relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null;
+
   const getColumns = (relation: { database?: string; schema: string; identifier: string }) =>
     needsWarehouse(`get_columns:${String(relation)}`, async () => {
       const cols = await withConn((c) =>
@@ -303,12 +314,12 @@ export function buildContext(
     }
     const fullRefresh = cfg.full_refresh === undefined || cfg.full_refresh === null ? shared.fullRefresh : !!cfg.full_refresh;
     if (fullRefresh || !node.relation) return false;
-    const existing = getRelation({ __keywords: true, database: node.relation.database, schema: node.relation.schema, identifier: node.relation.identifier }) as Relation | null;
+    const existing = loadRelation(node.relation) as Relation | null;
     return !!existing && existing.type === 'table';
   };
 
   const adapter = {
-    quote: (s: string) => (shared.renderer ? shared.renderer.quoteIdentifier(String(s)) : `"${String(s).replace(/"/g, '""')}"`),
+    quote: (s: string) => quote(String(s)),
     dispatch: (...args: unknown[]) => {
       const [pos, kw] = splitArgs(args);
       // `packages=[…]` is the pre-1.0 way to give a search order.
@@ -338,7 +349,7 @@ export function buildContext(
       }, ''),
     quote_as_configured: (s: string) => s,
     quote_seed_column: (column: string, quoteConfig: unknown) =>
-      quoteConfig === false ? column : shared.renderer ? shared.renderer.quoteIdentifier(column) : `"${column}"`,
+      quoteConfig === false ? column : quote(column),
     config: { credentials: shared.target },
   };
 
@@ -362,8 +373,7 @@ export function buildContext(
     run_query: runQuery,
     statement,
     load_result: loadResult,
-    load_cached_relation: (relation: { database?: string; schema: string; identifier: string } | null) =>
-      relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null,
+    load_cached_relation: loadRelation,
     set_strict: (v: unknown[]) => [...new Set(v)],
     zip_strict: (...arrs: unknown[][]) => {
       if (new Set(arrs.map((a) => a.length)).size > 1) throw new KilnError('compile', 'zip_strict: the lists differ in length');
@@ -377,8 +387,7 @@ export function buildContext(
       }
     },
     local_md5: (s: unknown) => createHash('md5').update(String(s)).digest('hex'),
-    load_relation: (relation: { database?: string; schema: string; identifier: string } | null) =>
-      relation ? getRelation({ __keywords: true, database: relation.database, schema: relation.schema, identifier: relation.identifier }) : null,
+    load_relation: loadRelation,
     log,
     print: (msg: unknown) => {
       bridge.once(() => shared.log('info', pyStr(msg), node.uniqueId));
@@ -408,13 +417,13 @@ export function buildContext(
     api: {
       Column: {
         translate_type: (t: string) => t,
-        create: (name: string, dtype: string) => new Column(name, dtype, (n) => (shared.renderer ? shared.renderer.quoteIdentifier(n) : `"${n}"`)),
+        create: (name: string, dtype: string) => new Column(name, dtype, quote),
       },
       Relation: {
         create: (...args: unknown[]) => {
           const [, kw] = splitArgs(args);
           return new Relation(kw.database as string | undefined, String(kw.schema ?? ''), String(kw.identifier ?? ''),
-            (kw.type as RelationType) ?? null, shared.renderer ?? { renderRelation: (r) => [r.database, r.schema, r.identifier].filter(Boolean).map((p) => `"${p}"`).join('.'), quoteIdentifier: (s) => `"${s}"` });
+            (kw.type as RelationType) ?? null, renderer);
         },
       },
     },

@@ -5,8 +5,8 @@
  * that read it. Changing any macro file, the project file or Kiln itself drops the whole cache.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeJsonAtomic } from '../project/files.js';
 import type { Project } from '../project/loadProject.js';
 import type { NodeConfig } from '../project/nodeConfig.js';
 import type { Placeholder, RefCall, ResolvedRelation, SqlNode } from '../project/nodes.js';
@@ -159,11 +159,8 @@ export class ParseCache {
       }
     }
     if (!this.dirty) return;
-    mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
     const file: CacheFile = { version: VERSION, globalKey: this.globalKey, entries: this.entries };
-    writeFileSync(tmp, JSON.stringify(file));
-    renameSync(tmp, this.path);
+    writeJsonAtomic(this.path, file);
     this.dirty = false;
   }
 }

@@ -1,6 +1,6 @@
 /** Finding a project's files under its configured paths, in a stable order. */
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 
 export interface FoundFile {
   /** Path relative to the project dir, with forward slashes (how artifacts and errors name files). */
@@ -48,4 +48,15 @@ function walk(dir: string, visit: (file: string) => void): void {
 
 export function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
+}
+
+/**
+ * Write `data` as compact JSON (as dbt writes its artifacts) through a temporary file and a rename, so a
+ * reader never sees half a file and an interrupted run leaves the previous one.
+ */
+export function writeJsonAtomic(path: string, data: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(data));
+  renameSync(tmp, path);
 }

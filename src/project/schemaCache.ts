@@ -4,9 +4,9 @@
  * Jinja parses to the same result every time, so its result (and its warnings) is reused. Files with
  * `{{`/`{%` depend on vars and env vars and are always parsed.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Warning } from '../errors.js';
+import { writeJsonAtomic } from './files.js';
 import type { SchemaFileContents } from './schemaYaml.js';
 
 interface Entry {
@@ -61,10 +61,7 @@ export class SchemaCache {
       }
     }
     if (!this.dirty) return;
-    mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: VERSION, entries: this.entries }));
-    renameSync(tmp, this.path);
+    writeJsonAtomic(this.path, { version: VERSION, entries: this.entries });
     this.dirty = false;
   }
 }

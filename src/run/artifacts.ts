@@ -3,9 +3,9 @@
  * (manifest v12, run-results v6), so tools that read dbt artifacts read Kiln's.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColumnSpec } from '../project/schemaYaml.js';
+import { writeJsonAtomic } from '../project/files.js';
 import type { GraphNode } from '../project/nodes.js';
 import type { Invocation } from './invocation.js';
 import { KILN_VERSION } from './invocation.js';
@@ -13,13 +13,9 @@ import type { NodeResult } from './results.js';
 
 const DBT_VERSION_COMPAT = '1.8.0';
 
+/** Compact, as dbt writes them: a 10,000-model manifest is tens of MB and indenting doubles the work. */
 function writeJson(dir: string, name: string, data: unknown): void {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, name);
-  const tmp = `${file}.${process.pid}.tmp`;
-  // Compact, as dbt writes them: a 10,000-model manifest is tens of MB and indenting doubles the work.
-  writeFileSync(tmp, JSON.stringify(data));
-  renameSync(tmp, file);
+  writeJsonAtomic(join(dir, name), data);
 }
 
 function metadata(inv: Invocation, schema: string) {
