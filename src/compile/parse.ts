@@ -408,6 +408,7 @@ function graphVariable(parsed: ParsedProject | undefined): unknown {
       columns: Object.fromEntries(n.columns.map((c) => [c.name, { name: c.name, description: c.description, data_type: c.dataType ?? null }])),
     };
     if (n.resourceType === 'source') sources[n.uniqueId] = { ...base, source_name: n.sourceName, identifier: n.identifier };
+    else if (n.resourceType === 'unit_test') continue;
     else nodes[n.uniqueId] = { ...base, depends_on: { nodes: n.dependsOn }, raw_code: n.resourceType === 'seed' ? '' : n.rawCode };
   }
   return { nodes, sources, exposures: {}, metrics: {}, groups: {} };

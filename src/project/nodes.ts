@@ -6,7 +6,7 @@ import type { SourceLocation } from '../errors.js';
 import type { NodeConfig } from './nodeConfig.js';
 import type { ColumnSpec } from './schemaYaml.js';
 
-export type ResourceType = 'model' | 'seed' | 'source' | 'analysis' | 'snapshot' | 'test';
+export type ResourceType = 'model' | 'seed' | 'source' | 'analysis' | 'snapshot' | 'test' | 'unit_test';
 
 export interface RefCall {
   name: string;
@@ -68,6 +68,53 @@ export interface SqlNode extends NodeBase {
   sqlHeader?: string;
   /** True when the SQL may differ at execute time (run_query, execute, is_incremental …): re-render to compile. */
   needsExecuteRender: boolean;
+  /** Generic data tests: the test macro and its arguments (manifest `test_metadata`); singular tests have none. */
+  testMetadata?: TestMetadata;
+  /** Data tests declared on a column: its name (quoted when the column says `quote: true`). */
+  columnName?: string;
+  /** Data tests: the model, seed, snapshot or source the test was declared on (manifest `attached_node`). */
+  attachedNode?: string;
+  /** Generic tests: `models.orders` / `sources.raw` — the YAML entry that declared it (manifest `file_key_name`). */
+  fileKeyName?: string;
+  /** Generic tests: where in the schema YAML the test is written, for errors. */
+  declaredAt?: SourceLocation;
+}
+
+/** A generic test's call as dbt records it: `test_<name>` in `namespace` (or found by dispatch) with kwargs. */
+export interface TestMetadata {
+  name: string;
+  namespace: string | null;
+  kwargs: Record<string, unknown>;
+}
+
+/** Rows for a unit test input or expectation, as written in YAML or read from a fixture file. */
+export interface UnitTestRows {
+  format: 'dict' | 'csv' | 'sql';
+  /** `dict` and `csv`: the rows, values as parsed (csv values are strings, '' stays ''). */
+  rows?: Record<string, unknown>[];
+  /** `sql`: a select statement producing the rows. */
+  sql?: string;
+  /** The fixture file the rows came from (tests/fixtures/x.csv), when not inline. */
+  fixture?: string;
+}
+
+/** One `given:` entry: `input` is written as in YAML, `ref('m')`, `ref('pkg', 'm', v=2)`, `source('s', 't')` or `this`. */
+export interface UnitTestInput extends UnitTestRows {
+  input: string;
+}
+
+/** A dbt 1.8-style unit test (`unit_tests:` in schema YAML): one model, fixed inputs, expected rows. */
+export interface UnitTestNode extends NodeBase {
+  resourceType: 'unit_test';
+  /** Name of the model under test (and version, when the YAML pins one). */
+  model: string;
+  modelVersion?: string | number;
+  given: UnitTestInput[];
+  expect: UnitTestRows;
+  overrides: { vars: Record<string, unknown>; macros: Record<string, unknown>; envVars: Record<string, unknown> };
+  /** The model under test and the model's own parents (their real columns type the given rows). */
+  dependsOn: string[];
+  location: SourceLocation;
 }
 
 export interface SeedNode extends NodeBase {
@@ -90,7 +137,7 @@ export interface SourceNode extends NodeBase {
 }
 
 export type ExecutableNode = SqlNode | SeedNode;
-export type GraphNode = SqlNode | SeedNode | SourceNode;
+export type GraphNode = SqlNode | SeedNode | SourceNode | UnitTestNode;
 
 export function isSqlNode(n: GraphNode): n is SqlNode {
   return n.resourceType === 'model' || n.resourceType === 'analysis' || n.resourceType === 'snapshot' || n.resourceType === 'test';

@@ -56,6 +56,15 @@ function nodeEntry(inv: Invocation, n: GraphNode) {
       quoting: n.quoting, loaded_at_field: n.loadedAtField ?? null, freshness: n.freshness ?? null, external: null, source_meta: {},
     };
   }
+  if (n.resourceType === 'unit_test') {
+    return {
+      model: n.model, given: n.given, expect: n.expect, name: n.name, resource_type: n.resourceType, package_name: n.packageName,
+      path: n.path, original_file_path: n.originalFilePath, unique_id: n.uniqueId, fqn: n.fqn, description: n.description,
+      overrides: { macros: n.overrides.macros, vars: n.overrides.vars, env_vars: n.overrides.envVars },
+      depends_on: { macros: [], nodes: n.dependsOn }, config: n.config, checksum: null, schema: n.relation.schema,
+      created_at: createdAt, versions: n.modelVersion === undefined ? null : { include: [n.modelVersion], exclude: null }, version: n.modelVersion ?? null,
+    };
+  }
   if (n.resourceType === 'seed') {
     return {
       database: n.relation.database ?? null, schema: n.relation.schema, name: n.name, resource_type: n.resourceType,
@@ -90,6 +99,10 @@ function nodeEntry(inv: Invocation, n: GraphNode) {
     contract: { enforced: !!(n.config.contract as { enforced?: boolean } | undefined)?.enforced, alias_types: true, checksum: null },
     access: n.config.access ?? 'protected',
     constraints: [],
+    ...(n.resourceType === 'test' ? {
+      test_metadata: n.testMetadata ? { name: n.testMetadata.name, kwargs: n.testMetadata.kwargs, namespace: n.testMetadata.namespace } : undefined,
+      column_name: n.columnName ?? null, file_key_name: n.fileKeyName ?? null, attached_node: n.attachedNode ?? null,
+    } : {}),
     version: n.version ?? null,
     latest_version: n.latestVersion ?? null,
     deprecation_date: null,
@@ -107,8 +120,10 @@ export function buildManifest(inv: Invocation) {
   const sources: Record<string, unknown> = {};
   const parentMap: Record<string, string[]> = {};
   const childMap: Record<string, string[]> = {};
+  const unitTests: Record<string, unknown> = {};
   for (const n of inv.parsed.nodes.values()) {
     if (n.resourceType === 'source') sources[n.uniqueId] = nodeEntry(inv, n);
+    else if (n.resourceType === 'unit_test') unitTests[n.uniqueId] = nodeEntry(inv, n);
     else nodes[n.uniqueId] = nodeEntry(inv, n);
     parentMap[n.uniqueId] = [...inv.graph.parents(n.uniqueId)].sort();
     childMap[n.uniqueId] = [...inv.graph.children(n.uniqueId)].sort();
@@ -135,7 +150,7 @@ export function buildManifest(inv: Invocation) {
       adapter_type: inv.target.type,
     },
     nodes, sources, macros, docs: {}, exposures: {}, metrics: {}, groups: {}, selectors: {}, disabled,
-    parent_map: parentMap, child_map: childMap, group_map: {}, saved_queries: {}, semantic_models: {}, unit_tests: {},
+    parent_map: parentMap, child_map: childMap, group_map: {}, saved_queries: {}, semantic_models: {}, unit_tests: unitTests,
   };
 }
 
