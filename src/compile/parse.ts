@@ -226,7 +226,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       uniqueId: `${resourceType}.${file.packageName}.${name}${versioned ? `.v${String(versioned.version)}` : ''}`, resourceType, name,
       version: versioned?.version, latestVersion: versioned?.latest, packageName: file.packageName,
       path: file.relPath, originalFilePath: file.path, fqn, description: patch?.description ?? '',
-      columns: patch?.columns ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined,
+      columns: patch?.columns ?? [], constraints: patch?.constraints ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined,
       relation: { schema: target.schema, identifier: file.name, database: target.database },
       rawCode: file.content, checksum: file.checksum, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [],
       needsExecuteRender: false,

@@ -64,6 +64,8 @@ export interface SqlNode extends NodeBase {
   /** SQL with relation placeholders, from the parse render (see compile/placeholders.ts). */
   parsedSql: string;
   placeholders: Placeholder[];
+  /** Model-level `constraints:` from schema YAML, as written (column constraints are on `columns`). */
+  constraints?: unknown[];
   /** SQL that must run before the node's DDL in the same session (set_sql_header / sql_header config). */
   sqlHeader?: string;
   /** True when the SQL may differ at execute time (run_query, execute, is_incremental …): re-render to compile. */
