@@ -17,7 +17,7 @@ import { loadProjectFile } from '../project/projectFile.js';
 import { Diagnostics } from '../project/diagnostics.js';
 import { invocationOptions, makeReporter, type GlobalFlags } from './main.js';
 import { printFatal } from './output.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../table.js';
 import { scaffoldProject } from './scaffold.js';
 
 type CommandFn = (flags: GlobalFlags, args: string[], opts: Record<string, unknown>) => Promise<number>;

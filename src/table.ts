@@ -1,4 +1,4 @@
-/** A plain text table for `kiln show`: header, rule, rows; long values cut at 40 characters. */
+/** A plain text table (kiln show, failing test rows, contract mismatches): header, rule, rows; long values cut at 40 characters. */
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return 'null';
