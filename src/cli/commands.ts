@@ -7,7 +7,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { KilnError, errorMessage } from '../errors.js';
 import { findProjectFile } from '../project/projectFile.js';
 import { profileSearchPath } from '../project/profiles.js';
-import type { GraphNode } from '../project/nodes.js';
+import type { GraphNode, ResourceType } from '../project/nodes.js';
 import type { SqlNode } from '../project/nodes.js';
 import { writeManifest } from '../run/artifacts.js';
 import { Invocation, KILN_VERSION } from '../run/invocation.js';
@@ -71,13 +71,14 @@ function selectorName(n: GraphNode): string {
   return n.fqn.join('.');
 }
 
-const run = (name: string, types: ('model' | 'seed')[]): CommandFn => (flags) =>
+const run = (name: string, types: ResourceType[]): CommandFn => (flags) =>
   withInvocation(name, flags, async (inv) => (await runNodes(inv, types)).exitCode);
 
 export const commands: Record<string, CommandFn> = {
   run: run('run', ['model']),
   seed: run('seed', ['seed']),
-  build: run('build', ['seed', 'model']),
+  build: run('build', ['seed', 'model', 'test', 'unit_test']),
+  test: run('test', ['test', 'unit_test']),
 
   async parse(flags) {
     return withInvocation('parse', flags, async (inv) => {

@@ -9,6 +9,7 @@ import { isPlainObject } from '../project/yamlFile.js';
 import type { InvocationOptions } from '../run/invocation.js';
 import { KILN_VERSION } from '../run/invocation.js';
 import type { Reporter } from '../run/reporter.js';
+import type { IndirectSelection } from '../graph/selectors.js';
 import { commands } from './commands.js';
 import { JsonReporter, printFatal, TextReporter, type LogFormat } from './output.js';
 
@@ -23,6 +24,8 @@ export interface GlobalFlags {
   selector?: string;
   fullRefresh?: boolean;
   failFast?: boolean;
+  storeFailures?: boolean;
+  indirectSelection?: IndirectSelection;
   logFormat: LogFormat;
   quiet?: boolean;
   debug?: boolean;
@@ -60,6 +63,8 @@ export function invocationOptions(command: string, flags: GlobalFlags, reporter:
     vars: parseVars(flags.vars),
     fullRefresh: !!flags.fullRefresh,
     failFast: !!flags.failFast,
+    storeFailures: !!flags.storeFailures,
+    indirectSelection: flags.indirectSelection ?? (process.env.DBT_INDIRECT_SELECTION as IndirectSelection | undefined) ?? 'eager',
     select: flags.select ?? [],
     exclude: flags.exclude ?? [],
     selector: flags.selector,
@@ -90,6 +95,14 @@ function withCommonOptions(cmd: Command, selection = true): Command {
   return cmd;
 }
 
+/** Options of the commands that run tests. */
+function testOptions(cmd: Command): Command {
+  return cmd
+    .option('--store-failures', "keep each test's failing rows in a table in the <schema>_dbt_test__audit schema")
+    .addOption(new Option('--indirect-selection <mode>', 'which tests of selected nodes run: eager (any parent selected), cautious (all parents), buildable (parents selected or upstream), empty (none)')
+      .choices(['eager', 'cautious', 'buildable', 'empty']));
+}
+
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('kiln')
     .description('Kiln: SQL models, templated and built in dependency order in your warehouse (dbt-project compatible).')
@@ -113,7 +126,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   action('compile', (c) => c.description('render selected models to SQL in target/compiled/ (prints it when one is selected)').option('--inline <sql>', 'compile this SQL instead of project nodes'));
   action('run', (c) => c.description('build the selected models').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure'));
   action('seed', (c) => c.description('load seed CSVs into tables').option('--full-refresh', 'accepted for dbt compatibility (seeds always fully reload)').option('-x, --fail-fast', 'stop at the first failure'));
-  action('build', (c) => c.description('load seeds and build models, in one DAG order').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure'));
+  action('build', (c) => testOptions(c.description('load seeds, build models and run their tests, in one DAG order (a failing test skips what is downstream)').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure')));
+  action('test', (c) => testOptions(c.description('run the selected data tests and unit tests').option('-x, --fail-fast', 'stop at the first failure')));
   action('ls', (c) => c
     .alias('list')
     .description('list the selected resources')

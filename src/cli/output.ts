@@ -36,20 +36,35 @@ function dots(left: string, right: string, width = 80): string {
   return `${left} ${'.'.repeat(n)} ${right}`;
 }
 
+type Counts = { PASS: number; WARN: number; ERROR: number; SKIP: number; TOTAL: number };
+
+function count(c: Counts, r: NodeResult): void {
+  c.TOTAL++;
+  if (r.status === 'success' || r.status === 'pass') c.PASS++;
+  else if (r.status === 'warn') c.WARN++;
+  else if (r.status === 'error' || r.status === 'fail') c.ERROR++;
+  else if (r.status === 'skipped') c.SKIP++;
+}
+
 /** Counts per status word, as the summary line prints them. */
-export function countResults(results: readonly NodeResult[]) {
-  const c = { PASS: 0, WARN: 0, ERROR: 0, SKIP: 0, TOTAL: results.length };
-  for (const r of results) {
-    if (r.status === 'success' || r.status === 'pass') c.PASS++;
-    else if (r.status === 'warn') c.WARN++;
-    else if (r.status === 'error' || r.status === 'fail') c.ERROR++;
-    else if (r.status === 'skipped') c.SKIP++;
-  }
+export function countResults(results: readonly NodeResult[]): Counts {
+  const c = { PASS: 0, WARN: 0, ERROR: 0, SKIP: 0, TOTAL: 0 };
+  for (const r of results) count(c, r);
   return c;
 }
 
+/** The same counts per resource type (`model`, `seed`, `test`, `unit_test`), from the unique ids. */
+export function countByResourceType(results: readonly NodeResult[]): Record<string, Counts> {
+  const out: Record<string, Counts> = {};
+  for (const r of results) count((out[r.uniqueId.split('.')[0]] ??= { PASS: 0, WARN: 0, ERROR: 0, SKIP: 0, TOTAL: 0 }), r);
+  return out;
+}
+
+const isTest = (e: NodeEventInfo) => e.node.resourceType === 'test' || e.node.resourceType === 'unit_test';
+
 export class TextReporter implements Reporter {
   private readonly failures: { event: NodeEventInfo; result: NodeResult }[] = [];
+  private readonly testWarnings: { event: NodeEventInfo; result: NodeResult }[] = [];
 
   constructor(
     private readonly quiet: boolean,
@@ -88,9 +103,17 @@ export class TextReporter implements Reporter {
       this.line(dots(`SKIP ${e.description}`, yellow('[SKIP]')));
       return;
     }
+    if (isTest(e) && r.status !== 'error') {
+      const word = r.status === 'pass' ? green('PASS') : r.status === 'warn' ? yellow('WARN') : red('FAIL');
+      if (r.status === 'fail') this.failures.push({ event: e, result: r });
+      if (r.status === 'warn') this.testWarnings.push({ event: e, result: r });
+      const count = r.status === 'pass' ? '' : ` ${r.failures ?? ''}`;
+      this.line(dots(`${e.index} of ${e.total} ${r.status === 'pass' ? 'PASS' : r.status.toUpperCase()}${count} ${e.description}`, `[${word}${count} in ${secs}]`));
+      return;
+    }
     if (r.status === 'error' || r.status === 'fail') {
       this.failures.push({ event: e, result: r });
-      this.line(dots(`${e.index} of ${e.total} ERROR creating ${e.description}`, red(`[ERROR in ${secs}]`)));
+      this.line(dots(`${e.index} of ${e.total} ERROR ${isTest(e) ? 'running' : 'creating'} ${e.description}`, red(`[ERROR in ${secs}]`)));
       return;
     }
     const verb = e.node.resourceType === 'seed' ? 'loaded' : 'created';
@@ -105,15 +128,34 @@ export class TextReporter implements Reporter {
     if (this.failures.length === 0) {
       this.line(green(c.WARN ? `Completed with ${c.WARN} warning${c.WARN === 1 ? '' : 's'}` : 'Completed successfully'));
     } else {
-      this.line(red(`Completed with ${this.failures.length} error${this.failures.length === 1 ? '' : 's'}:`));
-      for (const { event, result } of this.failures) {
-        this.streams.err('');
-        this.streams.err(`${red('Error')} in ${event.node.resourceType} ${event.node.name} (${event.node.originalFilePath})`);
-        this.streams.err(`  ${(result.errorDetail ?? result.message).split('\n').join('\n  ')}`);
-      }
-      this.streams.err('');
+      this.line(red(`Completed with ${this.failures.length} error${this.failures.length === 1 ? '' : 's'}${c.WARN ? ` and ${c.WARN} warning${c.WARN === 1 ? '' : 's'}` : ''}:`));
     }
+    for (const { event, result } of this.testWarnings) this.explain(yellow('Warning'), event, result);
+    for (const { event, result } of this.failures) this.explain(red(result.status === 'fail' ? 'Failure' : 'Error'), event, result);
+    if (this.failures.length || this.testWarnings.length) this.streams.err('');
     this.line(`PASS=${c.PASS} WARN=${c.WARN} ERROR=${c.ERROR} SKIP=${c.SKIP} TOTAL=${c.TOTAL}`);
+    const byType = Object.entries(countByResourceType(results));
+    if (byType.length > 1) {
+      for (const [type, t] of byType) {
+        const parts = (['PASS', 'WARN', 'ERROR', 'SKIP'] as const).filter((k) => t[k]).map((k) => `${k}=${t[k]}`);
+        this.line(`  ${type.padEnd(9)} ${parts.join(' ')}`);
+      }
+    }
+  }
+
+  /** A failed or warning node in the summary: what it is, where, and why (a test's failing rows). */
+  private explain(label: string, event: NodeEventInfo, result: NodeResult): void {
+    const n = event.node;
+    this.streams.err('');
+    if (result.status === 'fail' || result.status === 'warn') {
+      const configured = n.resourceType === 'test' ? ` (configured to ${result.status === 'fail' ? `fail if ${String(n.config.error_if)}` : `warn if ${String(n.config.warn_if)}`})` : '';
+      const what = n.resourceType === 'unit_test' ? `${result.failures} row${result.failures === 1 ? '' : 's'} differ` : `got ${result.failures} failing row${result.failures === 1 ? '' : 's'}${configured}`;
+      this.streams.err(`${label} in ${n.resourceType} ${n.name} (${n.originalFilePath}): ${what}`);
+      if (result.detail) this.streams.err(`  ${result.detail.split('\n').join('\n  ')}`);
+      return;
+    }
+    this.streams.err(`${label} in ${n.resourceType} ${n.name} (${n.originalFilePath})`);
+    this.streams.err(`  ${(result.errorDetail ?? result.message).split('\n').join('\n  ')}`);
   }
 }
 
@@ -162,18 +204,20 @@ export class JsonReporter implements Reporter {
   }
 
   nodeFinish(e: NodeEventInfo, r: NodeResult): void {
-    this.emit(r.status === 'error' ? 'error' : 'info', 'node_finish', {
+    this.emit(r.status === 'error' || r.status === 'fail' ? 'error' : r.status === 'warn' ? 'warn' : 'info', 'node_finish', {
       node: this.nodeInfo(e),
       status: r.status,
       message: r.message,
       rows_affected: r.adapterResponse.rows_affected ?? null,
       execution_time: Number(r.executionTime.toFixed(4)),
+      failures: r.failures,
+      detail: r.detail ?? null,
       error: r.errorDetail ?? null,
     });
   }
 
   summary(results: readonly NodeResult[], elapsed: number): void {
-    this.emit('info', 'summary', { ...countResults(results), elapsed_seconds: Number(elapsed.toFixed(3)) });
+    this.emit('info', 'summary', { ...countResults(results), by_resource_type: countByResourceType(results), elapsed_seconds: Number(elapsed.toFixed(3)) });
   }
 }
 

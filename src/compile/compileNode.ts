@@ -26,6 +26,11 @@ export interface CompiledSql {
 
 export const EPHEMERAL_PREFIX = '__dbt__cte__';
 
+/** A node's compiled file under target/compiled/<package>/: generic tests go under their YAML file's path, as in dbt. */
+export function compiledFileOf(node: { originalFilePath: string; path?: string; testMetadata?: unknown }): string {
+  return node.testMetadata ? `${node.originalFilePath}/${node.path}` : node.originalFilePath;
+}
+
 /** Skip leading whitespace and SQL comments; return the index of the first real token. */
 function firstTokenIndex(sql: string): number {
   let i = 0;
@@ -89,8 +94,8 @@ export class NodeCompiler {
   }
 
   /** Where a node's compiled SQL is written, as messages name it. */
-  compiledPathFor(node: { packageName: string; originalFilePath: string }): string {
-    return `${this.compiledDisplayDir}/${node.packageName}/${node.originalFilePath}`;
+  compiledPathFor(node: { packageName: string; originalFilePath: string; path?: string; testMetadata?: unknown }): string {
+    return `${this.compiledDisplayDir}/${node.packageName}/${compiledFileOf(node)}`;
   }
 
   /** Find the node a ref names, or explain (with close names) why there is none. */
@@ -195,7 +200,7 @@ export class NodeCompiler {
       }
     }
     const sql = injectCtes(body, ctes);
-    if (write && this.compiledDir && node.config.materialized !== 'ephemeral') this.writeCompiled(join(this.compiledDir, node.packageName, node.originalFilePath), sql);
+    if (write && this.compiledDir && node.config.materialized !== 'ephemeral') this.writeCompiled(join(this.compiledDir, node.packageName, compiledFileOf(node)), sql);
     // config(sql_header=…) as well as {% call set_sql_header(config) %}; both go before the DDL.
     const configured = typeof node.config.sql_header === 'string' ? node.config.sql_header : undefined;
     const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined };

@@ -18,6 +18,7 @@ import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
 import { renderInWorker } from './parseInWorker.js';
+import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 
 const MODEL_DEFAULTS: NodeConfig = {
   enabled: true, materialized: 'view', tags: [], 'pre-hook': [], 'post-hook': [], persist_docs: {}, quoting: {},
@@ -162,7 +163,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
    * Project-file configs for a node: a package's own dbt_project.yml tree first, then the root project's
    * tree (which can configure package nodes under `models: {pkg: …}`) on top.
    */
-  const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources', pkg: string, fqn: string[]): NodeConfig => {
+  const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources' | 'tests', pkg: string, fqn: string[]): NodeConfig => {
     const own = pkg === project.name ? {} : project.packageFiles.get(pkg)?.trees[section].resolve(fqn) ?? {};
     return renderTreeConfig(mergeConfig(own, project.file.trees[section].resolve(fqn)), pkg);
   };
@@ -249,10 +250,38 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     register(node);
   };
 
+  const testSkeleton = (t: DeclaredTest): Pending => {
+    const node: SqlNode = {
+      uniqueId: t.uniqueId, resourceType: 'test', name: t.name, packageName: t.packageName, path: t.path, originalFilePath: t.originalFilePath,
+      fqn: t.fqn, description: t.description, columns: [], meta: {}, tags: [], config: {}, relation: { schema: target.schema, identifier: t.name, database: target.database },
+      rawCode: t.rawCode, checksum: checksum(t.rawCode), refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [],
+      needsExecuteRender: false, testMetadata: t.metadata, columnName: t.columnName, fileKeyName: t.fileKeyName, declaredAt: t.location,
+    };
+    const yamlConfig = renderTreeConfig(t.config, t.packageName);
+    const baseConfig = mergeConfig(mergeConfig(mergeConfig(TEST_DEFAULTS, treeConfig('tests', t.packageName, t.fqn)), yamlConfig), { tags: t.tags });
+    return { node, baseConfig, patchMeta: {} };
+  };
+
   const pending: Pending[] = [
     ...project.models.map((f) => skeleton(f, 'model', 'models')),
     ...project.analyses.map((f) => skeleton(f, 'analysis', 'analyses')),
   ];
+  const tests = declareTests(project, versionedFiles);
+  const testPending = [
+    ...tests.generic.map(testSkeleton),
+    ...tests.singular.map((t) => testSkeleton(t)),
+  ];
+  const testIds = new Set<string>();
+  for (const p of testPending) {
+    if (testIds.has(p.node.uniqueId)) {
+      throw new KilnError('config', `two tests are both named '${p.node.name}'`, {
+        location: p.node.declaredAt ?? { file: p.node.originalFilePath },
+        hint: 'The same test with the same arguments is declared twice; remove one, or give one a `name:`.',
+      });
+    }
+    testIds.add(p.node.uniqueId);
+  }
+  pending.push(...testPending);
   const results = new Map<string, ParseEntry>();
   const misses: Pending[] = [];
   for (const p of pending) {
@@ -262,20 +291,33 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   }
   const identityOf = (p: Pending): NodeIdentity => ({ ...identity(p.node), baseConfig: p.baseConfig });
   // Large cold parses render half of the models on a worker thread (the second core).
-  const useWorker = opts.parallel !== undefined && misses.length >= opts.parallel.minNodes;
-  const split = useWorker ? Math.ceil(misses.length / 2) : misses.length;
+  // Generic tests render on this thread, where their errors can be pointed at their YAML lines.
+  misses.sort((a, b) => Number(!!a.node.testMetadata) - Number(!!b.node.testMetadata));
+  const modelMisses = misses.filter((p) => !p.node.testMetadata).length;
+  const useWorker = opts.parallel !== undefined && modelMisses >= opts.parallel.minNodes;
+  const split = useWorker ? Math.ceil(modelMisses / 2) : misses.length;
+  const onWorker = useWorker ? misses.slice(split, modelMisses) : [];
+  const workerIds = new Set(onWorker.map((p) => p.node.uniqueId));
   const workerJob = useWorker
-    ? renderInWorker(opts.parallel!.workerUrl, setup, project.vars, misses.slice(split).map(identityOf), opts.shared.log)
+    ? renderInWorker(opts.parallel!.workerUrl, setup, project.vars, onWorker.map(identityOf), opts.shared.log)
     : undefined;
+  const renderOne = (p: Pending): ParseEntry => {
+    try {
+      return renderParseEntry(renderer, identityOf(p));
+    } catch (e) {
+      if (p.node.testMetadata && e instanceof KilnError) throw genericTestError(e, p.node, renderer);
+      throw e;
+    }
+  };
   try {
-    for (const p of misses.slice(0, split)) results.set(p.node.uniqueId, renderParseEntry(renderer, identityOf(p)));
+    for (const p of misses) if (!workerIds.has(p.node.uniqueId)) results.set(p.node.uniqueId, renderOne(p));
   } catch (e) {
     workerJob?.cancel();
     throw e;
   }
   if (workerJob) for (const [id, entry] of await workerJob.result) results.set(id, entry);
   for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, results.get(p.node.uniqueId)!);
-  for (const p of pending) finish(p, results.get(p.node.uniqueId)!);
+  for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
 
   for (const file of project.seeds) {
     const patch = project.patches.get(patchKey('seeds', file.packageName, file.name));
@@ -308,6 +350,28 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     nodes.set(node.uniqueId, node);
   }
 
+  // Tests last: a generic test exists only while what it tests is enabled.
+  for (const p of testPending) {
+    const decl = tests.attachedTo.get(p.node.uniqueId);
+    if (decl) {
+      const attached = decl.kind === 'sources'
+        ? lookupSourceIn(nodes, decl.packageName, decl.sourceName!, decl.name)
+        : (byName.get(decl.name) ?? []).find((n) => n.packageName === decl.packageName && (decl.version === undefined || (n.resourceType !== 'seed' && String(n.version) === String(decl.version))));
+      if (!attached) continue;
+      p.node.attachedNode = attached.uniqueId;
+    }
+    p.node.config = mergeConfig(p.baseConfig, results.get(p.node.uniqueId)!.configCalls);
+    const entry = results.get(p.node.uniqueId)!;
+    p.node.tags = (p.node.config.tags as string[]) ?? [];
+    p.node.meta = (p.node.config.meta as Record<string, unknown>) ?? {};
+    Object.assign(p.node, {
+      refs: entry.refs, sources: entry.sources, macros: entry.macros, parsedSql: entry.sql, placeholders: entry.placeholders,
+      needsExecuteRender: entry.needsExecuteRender, sqlHeader: entry.sqlHeader,
+    });
+    if (p.node.config.enabled === false) disabled.set(p.node.name, p.node);
+    else nodes.set(p.node.uniqueId, p.node);
+  }
+
   // Schema YAML entries that describe nothing are usually a renamed or misspelled model.
   const filesBySection = {
     models: project.models, seeds: project.seeds, analyses: project.analyses, snapshots: project.snapshots,
@@ -329,9 +393,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   // Relation names through the overridable naming macros, as dbt does at parse time.
   const relationOwners = new Map<string, string>();
   for (const node of nodes.values()) {
-    if (node.resourceType !== 'model' && node.resourceType !== 'seed') continue;
+    if (node.resourceType !== 'model' && node.resourceType !== 'seed' && node.resourceType !== 'test') continue;
     const id = identity(node);
-    const cached = node.resourceType === 'model' ? opts.cache?.relationFor(node, target, project) : undefined;
+    const cached = node.resourceType !== 'seed' ? opts.cache?.relationFor(node, target, project) : undefined;
     if (cached) {
       node.relation = cached;
     } else {
@@ -346,11 +410,11 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
         schema: String(schema),
         identifier: String(alias),
       };
-      if (node.resourceType === 'model') {
+      if (node.resourceType !== 'seed') {
         opts.cache?.storeRelation(node, target, project, node.relation, { varsRead: [...record.varsRead], envRead: [...record.envRead] });
       }
     }
-    if (node.config.materialized === 'ephemeral') continue;
+    if (node.config.materialized === 'ephemeral' || node.resourceType === 'test') continue;
     const key = `${node.relation.database ?? ''}.${node.relation.schema}.${node.relation.identifier}`.toLowerCase();
     const owner = relationOwners.get(key);
     if (owner) {
@@ -383,16 +447,38 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     },
     lookupSource(sourceName, tableName, fromPackage = project.name) {
       for (const pkg of [fromPackage, project.name, ...project.packageNames]) {
-        const n = nodes.get(`source.${pkg}.${sourceName}.${tableName}`);
-        if (n?.resourceType === 'source') return n;
+        const n = lookupSourceIn(nodes, pkg, sourceName, tableName);
+        if (n) return n;
       }
       return undefined;
     },
     refableNames: () => [...byName.keys()],
     identityOf: identity,
-    stats: { rendered: misses.length, onWorker: misses.length - split },
+    stats: { rendered: misses.length, onWorker: onWorker.length },
   };
   return parsed;
+}
+
+/** A generic test that fails to render, told at its line in the YAML (and an unknown test name, with close names). */
+function genericTestError(e: KilnError, node: SqlNode, renderer: Renderer): KilnError {
+  const meta = node.testMetadata!;
+  const macro = `test_${meta.name}`;
+  const location = node.declaredAt ?? { file: node.originalFilePath };
+  const known = meta.namespace ? undefined : renderer.macros.find(macro);
+  if (!known && e.message.includes(macro)) {
+    const tests = renderer.macros.allDefinitions().filter((d) => d.name.startsWith('test_')).map((d) => d.name.slice(5));
+    const close = closeMatches(meta.name, tests);
+    return new KilnError('compile', `unknown generic test '${meta.namespace ? `${meta.namespace}.` : ''}${meta.name}'`, {
+      location, node: node.uniqueId,
+      hint: close.length ? `Did you mean ${close.map((c) => `'${c}'`).join(' or ')}?` : `Define it with {% test ${meta.name}(model, column_name) %} in macros/ or tests/generic/, or install the package that has it.`,
+    });
+  }
+  return new KilnError(e.kind, `test '${node.name}': ${e.message}`, { location, node: node.uniqueId, hint: e.hint });
+}
+
+function lookupSourceIn(nodes: Map<string, GraphNode>, pkg: string, sourceName: string, tableName: string): SourceNode | undefined {
+  const n = nodes.get(`source.${pkg}.${sourceName}.${tableName}`);
+  return n?.resourceType === 'source' ? n : undefined;
 }
 
 /** The `graph` template variable: nodes and sources as dbt exposes them (a read-only summary). */

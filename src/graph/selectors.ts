@@ -191,9 +191,18 @@ export function nodeMatches(node: GraphNode, method: string, value: string): boo
       if (parts.length === 2) return partMatches(parts[0], node.sourceName) && partMatches(parts[1], node.name);
       return parts.every((p, i) => partMatches(p, full[i] ?? ''));
     }
-    case 'test_type':
+    case 'test_type': {
+      // dbt's older `data` and `schema` names: singular and generic.
+      const kind = node.resourceType === 'unit_test' ? 'unit' : node.resourceType !== 'test' ? undefined : node.testMetadata ? 'generic' : 'singular';
+      if (!kind) return false;
+      const wanted = value === 'data' ? 'singular' : value === 'schema' ? 'generic' : value;
+      return partMatches(wanted, kind);
+    }
     case 'test_name':
-      return false; // tests arrive with the data-tests work
+      if (node.resourceType === 'unit_test') return partMatches(value, node.name);
+      if (node.resourceType !== 'test') return false;
+      return partMatches(value, node.testMetadata?.name ?? node.name)
+        || (node.testMetadata?.namespace ? partMatches(value, `${node.testMetadata.namespace}.${node.testMetadata.name}`) : false);
     default:
       return false;
   }
@@ -350,6 +359,39 @@ export interface SelectionRequest {
   select: readonly string[];
   exclude: readonly string[];
   selector?: string;
+  /** Which tests of selected nodes join the selection (default eager). */
+  indirect?: IndirectSelection;
+}
+
+export type IndirectSelection = 'eager' | 'cautious' | 'buildable' | 'empty';
+
+/** What a test tests: a data test's parents, or a unit test's model. */
+export function testedNodes(graph: ProjectGraph, id: string): string[] {
+  const node = graph.node(id);
+  if (node.resourceType === 'unit_test') return node.dependsOn.slice(0, 1);
+  if (node.resourceType !== 'test') return [];
+  return graph.parents(id).filter((p) => {
+    const t = graph.node(p).resourceType;
+    return t !== 'test' && t !== 'unit_test';
+  });
+}
+
+/**
+ * Add the tests of selected nodes (dbt's indirect selection): eager takes a test when any node it tests is
+ * selected; cautious when all are; buildable when each is selected, upstream of a selected node, or a source.
+ */
+export function addIndirectTests(graph: ProjectGraph, selected: Set<string>, mode: IndirectSelection): void {
+  if (mode === 'empty') return;
+  const upstream = mode === 'buildable' ? graph.ancestors(selected) : undefined;
+  for (const node of graph.nodes.values()) {
+    if ((node.resourceType !== 'test' && node.resourceType !== 'unit_test') || selected.has(node.uniqueId)) continue;
+    const tested = testedNodes(graph, node.uniqueId);
+    if (tested.length === 0) continue;
+    const take = mode === 'eager' ? tested.some((p) => selected.has(p))
+      : mode === 'cautious' ? tested.every((p) => selected.has(p))
+      : tested.every((p) => selected.has(p) || upstream!.has(p) || graph.node(p).resourceType === 'source');
+    if (take) selected.add(node.uniqueId);
+  }
 }
 
 /** Apply --select/--exclude/--selector (or the default YAML selector) and return the selected ids. */
@@ -369,6 +411,7 @@ export function selectNodes(graph: ProjectGraph, defs: SelectorDefinitions, req:
     }
   }
   const selected = include ? selector.select(include) : new Set(graph.nodes.keys());
+  if (include) addIndirectTests(graph, selected, req.indirect ?? 'eager');
   const exclude = parseSelectArgs(req.exclude);
   if (exclude) for (const id of selector.select(exclude)) selected.delete(id);
   return selected;

@@ -136,7 +136,7 @@ export function loadProject(opts: LoadOptions): Project {
     out.analyses.push(...prefixed(readSqlFiles(pkg.dir, pf.analysisPaths, ['.sql'], pkg.name)));
     out.snapshots.push(...prefixed(readSqlFiles(pkg.dir, pf.snapshotPaths, ['.sql'], pkg.name)));
     if (pkg.isRoot) {
-      out.singularTests.push(...readSqlFiles(pkg.dir, pf.testPaths, ['.sql'], pkg.name).filter((t) => !t.relPath.startsWith('generic/')));
+      out.singularTests.push(...readSqlFiles(pkg.dir, pf.testPaths, ['.sql'], pkg.name).filter((t) => !t.relPath.startsWith('generic/') && !t.relPath.startsWith('fixtures/')));
     }
 
     // Warnings are for the user's own files; a package's YAML is not theirs to fix.

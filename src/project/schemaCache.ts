@@ -15,7 +15,7 @@ interface Entry {
   warnings: Warning[];
 }
 
-const VERSION = 1;
+const VERSION = 2;
 
 export class SchemaCache {
   private dirty = false;

@@ -17,6 +17,8 @@ export interface ColumnSpec {
   constraints: unknown[];
   /** Tests as written (`not_null`, `{accepted_values: {...}}`), compiled into nodes by the test loader. */
   tests: unknown[];
+  /** Where each of `tests` is written (same order). */
+  testLocations: SourceLocation[];
   tags: string[];
 }
 
@@ -28,6 +30,7 @@ export interface NodePatch {
   config: NodeConfig;
   columns: ColumnSpec[];
   tests: unknown[];
+  testLocations: SourceLocation[];
   meta: Record<string, unknown>;
   docs: Record<string, unknown>;
   constraints: unknown[];
@@ -56,6 +59,7 @@ export interface SourceTableSpec {
   freshness?: unknown;
   columns: ColumnSpec[];
   tests: unknown[];
+  testLocations: SourceLocation[];
   meta: Record<string, unknown>;
   tags: string[];
   config: NodeConfig;
@@ -152,6 +156,21 @@ export function validateCommonConfig(yaml: YamlFile, path: YamlPath, config: Nod
   t('delimiter', ['string']);
 }
 
+/** `data_tests:` then `tests:` (dbt's newer and older keys) of one entry, with where each is written. */
+function testsOf(yaml: YamlFile, entry: Record<string, unknown>, path: YamlPath): { tests: unknown[]; testLocations: SourceLocation[] } {
+  const tests: unknown[] = [];
+  const testLocations: SourceLocation[] = [];
+  for (const key of ['data_tests', 'tests']) {
+    const list = entry[key];
+    if (!Array.isArray(list)) continue;
+    list.forEach((t, i) => {
+      tests.push(t);
+      testLocations.push(yaml.locate([...path, key, i]));
+    });
+  }
+  return { tests, testLocations };
+}
+
 function loadColumns(yaml: YamlFile, diags: Diagnostics, value: unknown, path: YamlPath): ColumnSpec[] {
   expectType(yaml, path, value, ['list'], 'columns');
   return ((value as unknown[]) ?? []).map((col, i) => {
@@ -167,7 +186,7 @@ function loadColumns(yaml: YamlFile, diags: Diagnostics, value: unknown, path: Y
       meta: (c.meta as Record<string, unknown>) ?? {},
       quote: c.quote as boolean | undefined,
       constraints: (c.constraints as unknown[]) ?? [],
-      tests: [...((c.data_tests as unknown[]) ?? []), ...((c.tests as unknown[]) ?? [])],
+      ...testsOf(yaml, c, [...path, i]),
       tags: Array.isArray(c.tags) ? c.tags.map(String) : c.tags ? [String(c.tags)] : [],
     };
   });
@@ -190,7 +209,7 @@ function loadPatch(yaml: YamlFile, diags: Diagnostics, section: NodePatch['resou
     description: (e.description as string) ?? '',
     config,
     columns: loadColumns(yaml, diags, e.columns, [...path, 'columns']),
-    tests: [...((e.data_tests as unknown[]) ?? []), ...((e.tests as unknown[]) ?? [])],
+    ...testsOf(yaml, e, path),
     meta: (e.meta as Record<string, unknown>) ?? {},
     docs: (e.docs as Record<string, unknown>) ?? {},
     constraints: (e.constraints as unknown[]) ?? [],
@@ -230,7 +249,7 @@ function loadSource(yaml: YamlFile, diags: Diagnostics, entry: unknown, path: Ya
       quoting: { ...((s.quoting as object) ?? {}), ...((t.quoting as object) ?? {}) },
       freshness: t.freshness ?? s.freshness,
       columns: loadColumns(yaml, diags, t.columns, [...tpath, 'columns']),
-      tests: [...((t.data_tests as unknown[]) ?? []), ...((t.tests as unknown[]) ?? [])],
+      ...testsOf(yaml, t, tpath),
       meta: { ...((s.meta as object) ?? {}), ...((t.meta as object) ?? {}) },
       tags: [...new Set(tags)],
       config: { ...sourceConfig, ...loadConfigBlock(yaml, diags, t.config, [...tpath, 'config']) },

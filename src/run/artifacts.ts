@@ -2,6 +2,7 @@
  * Artifacts in target/: manifest.json and run_results.json, with the field names and layout of dbt's
  * (manifest v12, run-results v6), so tools that read dbt artifacts read Kiln's.
  */
+import { compiledFileOf } from '../compile/compileNode.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ColumnSpec } from '../project/schemaYaml.js';
@@ -91,7 +92,7 @@ function nodeEntry(inv: Invocation, n: GraphNode) {
     sources: n.sources,
     metrics: [],
     depends_on: { macros: n.macros.map((m) => macroId(inv, m)).filter((m): m is string => !!m), nodes: n.dependsOn },
-    compiled_path: compiled ? `${inv.project.file.targetPath}/compiled/${n.packageName}/${n.originalFilePath}` : null,
+    compiled_path: compiled ? `${inv.project.file.targetPath}/compiled/${n.packageName}/${compiledFileOf(n)}` : null,
     compiled: !!compiled,
     compiled_code: compiled?.sql ?? null,
     extra_ctes_injected: !!compiled,

@@ -14,7 +14,7 @@ import { ParseCache } from '../compile/parseCache.js';
 import { RelationCache } from '../compile/relationCache.js';
 import { KilnError } from '../errors.js';
 import { buildGraph, type ProjectGraph } from '../graph/dag.js';
-import { loadYamlSelectors, selectNodes, type SelectorDefinitions } from '../graph/selectors.js';
+import { loadYamlSelectors, selectNodes, type IndirectSelection, type SelectorDefinitions } from '../graph/selectors.js';
 import { Diagnostics } from '../project/diagnostics.js';
 import { loadProject, type Project } from '../project/loadProject.js';
 import { loadProjectFile } from '../project/projectFile.js';
@@ -43,6 +43,10 @@ export interface InvocationOptions {
   vars: Record<string, unknown>;
   fullRefresh: boolean;
   failFast: boolean;
+  /** --store-failures: keep every test's failing rows unless the test's config says otherwise. */
+  storeFailures?: boolean;
+  /** Which tests of selected nodes are selected too (dbt's --indirect-selection); eager by default. */
+  indirectSelection?: IndirectSelection;
   select: string[];
   exclude: string[];
   selector?: string;
@@ -138,7 +142,7 @@ export class Invocation {
         invocationId: '',
         runStartedAt: new Date(),
         log: (level, message, node) => reporter.templateLog(level, redactor.scrub(message), node),
-        flags: { FULL_REFRESH: opts.fullRefresh, WHICH: opts.command, FAIL_FAST: opts.failFast },
+        flags: { FULL_REFRESH: opts.fullRefresh, WHICH: opts.command, FAIL_FAST: opts.failFast, STORE_FAILURES: !!opts.storeFailures },
         env: process.env,
         fullRefresh: opts.fullRefresh,
       },
@@ -160,6 +164,7 @@ export class Invocation {
       select: this.opts.select,
       exclude: this.opts.exclude,
       selector: this.opts.selector,
+      indirect: this.opts.indirectSelection ?? 'eager',
     });
     return this.graph.topologicalOrder().filter((id) => selected.has(id) && types.includes(this.graph.node(id).resourceType));
   }

@@ -4,12 +4,15 @@
  */
 import type { NodeIdentity } from '../compile/context.js';
 import { KilnError, errorMessage } from '../errors.js';
-import type { ResourceType, SeedNode, SqlNode } from '../project/nodes.js';
+import type { GraphNode, ResourceType, SeedNode, SqlNode, UnitTestNode } from '../project/nodes.js';
+import type { ProjectGraph } from '../graph/dag.js';
+import { testedNodes } from '../graph/selectors.js';
+import { executeDataTest, storesFailures } from './executeTest.js';
 import { writeManifest, writeRunResults } from './artifacts.js';
 import { executeModel, executeSeed, hookSql, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import type { Invocation } from './invocation.js';
 import type { NodeEventInfo } from './reporter.js';
-import type { NodeResult } from './results.js';
+import type { NodeResult, TestOutcome } from './results.js';
 import { schedule } from './scheduler.js';
 
 export interface RunSummary {
@@ -19,10 +22,54 @@ export interface RunSummary {
   exitCode: number;
 }
 
-function describe(node: SqlNode | SeedNode): string {
+function describe(node: RunnableNode): string {
+  if (node.resourceType === 'test') return `test ${node.name}`;
+  if (node.resourceType === 'unit_test') return `unit_test ${node.model}::${node.name}`;
   const rel = `${node.relation.schema}.${node.relation.identifier}`;
   if (node.resourceType === 'seed') return `seed file ${rel}`;
   return `sql ${String(node.config.materialized)} model ${rel}`;
+}
+
+type RunnableNode = SqlNode | SeedNode | UnitTestNode;
+
+/** Whether a selected node does anything when run (ephemeral models and analyses do not). */
+function isRunnable(n: GraphNode): boolean {
+  return n.resourceType === 'seed' || n.resourceType === 'test' || n.resourceType === 'unit_test'
+    || (n.resourceType === 'model' && n.config.materialized !== 'ephemeral');
+}
+
+/**
+ * `kiln build` runs a node's tests before what is downstream of it: a model waits for the tests of its
+ * parents (a test on several parents, such as relationships, holds back only nodes downstream of all of
+ * them), and a model waits for its unit tests, which in turn wait only for the model's parents.
+ */
+export function testGates(graph: ProjectGraph, selected: ReadonlySet<string>): (deps: Map<string, Set<string>>) => void {
+  return (deps) => {
+    const ancestorsOf = new Map<string, Set<string>>();
+    const ancestors = (id: string) => {
+      let a = ancestorsOf.get(id);
+      if (!a) ancestorsOf.set(id, (a = graph.ancestors([id])));
+      return a;
+    };
+    for (const id of selected) {
+      const node = graph.node(id);
+      if (node.resourceType === 'unit_test') {
+        const model = node.dependsOn[0];
+        deps.get(id)?.delete(model);
+        if (selected.has(model)) deps.get(model)?.add(id);
+        continue;
+      }
+      if (node.resourceType !== 'test') continue;
+      const tested = testedNodes(graph, id);
+      for (const parent of tested) {
+        for (const child of graph.children(parent)) {
+          const kind = graph.node(child).resourceType;
+          if (child === id || kind === 'test' || kind === 'unit_test' || !selected.has(child)) continue;
+          if (tested.length === 1 || tested.every((p) => p === parent || ancestors(child).has(p))) deps.get(child)?.add(id);
+        }
+      }
+    }
+  };
 }
 
 /** Run on-run-start / on-run-end hooks; `extra` adds variables such as `results`. */
@@ -61,10 +108,7 @@ async function runProjectHooks(inv: Invocation, which: 'on-run-start' | 'on-run-
 export async function runNodes(inv: Invocation, types: readonly ResourceType[]): Promise<RunSummary> {
   const started = performance.now();
   const reporter = inv.opts.reporter;
-  const ids = inv.select(types).filter((id) => {
-    const n = inv.graph.node(id);
-    return n.resourceType === 'seed' || (n.resourceType === 'model' && n.config.materialized !== 'ephemeral');
-  });
+  const ids = inv.select(types).filter((id) => isRunnable(inv.graph.node(id)));
   const selected = new Set(ids);
   const wh = await inv.openWarehouse();
   const services: ExecuteServices = {
@@ -75,13 +119,13 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   const total = ids.length;
   reporter.info(`Found ${summarizeProject(inv)}`);
   const notRun = notYetSupported(inv);
-  if (notRun) reporter.warn({ message: `not run by this version of Kiln: ${notRun}`, hint: 'Data tests and snapshots arrive in a later version; models and seeds are built as usual.' });
-  if (total === 0) reporter.info('Nothing to do: the selection matched no models or seeds.');
+  if (notRun) reporter.warn({ message: `not run by this version of Kiln: ${notRun}`, hint: 'Snapshots arrive in a later version; everything else runs as usual.' });
+  if (total === 0) reporter.info(`Nothing to do: the selection matched no ${types.map((t) => (t === 'unit_test' ? 'unit tests' : `${t}s`)).join(' or ')}.`);
 
   await runProjectHooks(inv, 'on-run-start', {});
 
   const eventFor = (id: string, index: number): NodeEventInfo => {
-    const node = inv.graph.node(id) as SqlNode | SeedNode;
+    const node = inv.graph.node(id) as RunnableNode;
     return { index, total, node, description: describe(node) };
   };
 
@@ -89,6 +133,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
     threads: inv.threads,
     failFast: inv.opts.failFast,
     signal: inv.abort.signal,
+    adjustDependencies: inv.opts.command === 'build' ? testGates(inv.graph, selected) : undefined,
     onFailFast: () => {
       void wh.adapter.cancelAll();
     },
@@ -97,7 +142,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
       const causeNode = cause ? inv.graph.node(cause) : undefined;
       const result: NodeResult = {
         uniqueId: id, status: 'skipped',
-        message: causeNode ? `SKIP (upstream ${causeNode.name} failed)` : inv.abort.signal.aborted ? 'SKIP (interrupted)' : 'SKIP (stopped by --fail-fast)',
+        message: causeNode ? `SKIP (${causeNode.resourceType === 'test' || causeNode.resourceType === 'unit_test' ? `${causeNode.resourceType} ${causeNode.name}` : `upstream ${causeNode.name}`} failed)` : inv.abort.signal.aborted ? 'SKIP (interrupted)' : 'SKIP (stopped by --fail-fast)',
         executionTime: 0, timing: [], adapterResponse: {}, failures: null, threadId: 'main',
         relationName: wh.adapter.renderRelation(node.relation),
       };
@@ -105,14 +150,29 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
       reporter.nodeFinish(eventFor(id, 0), result);
     },
     run: async (id, thread) => {
-      const node = inv.graph.node(id) as SqlNode | SeedNode;
+      const node = inv.graph.node(id) as RunnableNode;
       const event = eventFor(id, ++started_count);
       reporter.nodeStart(event);
       const t0 = performance.now();
       const startedAt = new Date().toISOString();
       let result: NodeResult;
       try {
-        const outcome: ExecuteOutcome = node.resourceType === 'seed' ? await executeSeed(services, node) : await executeModel(services, node as SqlNode);
+        if (node.resourceType === 'test' || node.resourceType === 'unit_test') {
+          const outcome = node.resourceType === 'unit_test'
+            ? await runUnitTest(services, node)
+            : await executeDataTest(services, node, { storeFailures: !!inv.opts.storeFailures });
+          result = {
+            uniqueId: id, status: outcome.status, message: outcome.message, executionTime: (performance.now() - t0) / 1000,
+            timing: [{ name: 'execute', startedAt, completedAt: new Date().toISOString() }],
+            adapterResponse: {}, failures: outcome.failures, compiledCode: outcome.compiledCode, threadId: `Thread-${thread}`,
+            relationName: node.resourceType === 'test' && storesFailures(node, { storeFailures: !!inv.opts.storeFailures }) ? wh.adapter.renderRelation(node.relation) : undefined,
+            detail: outcome.detail,
+          };
+          results.set(id, result);
+          reporter.nodeFinish(event, result);
+          return outcome.status === 'fail' ? 'failed' : 'ok';
+        }
+        const outcome: ExecuteOutcome = node.resourceType === 'seed' ? await executeSeed(services, node) : await executeModel(services, node);
         result = {
           uniqueId: id, status: 'success', message: outcome.message,
           executionTime: (performance.now() - t0) / 1000,
@@ -138,7 +198,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
           timing: [{ name: 'execute', startedAt, completedAt: new Date().toISOString() }],
           adapterResponse: {}, failures: null, threadId: `Thread-${thread}`,
           errorDetail: inv.redactor.scrub(err.format()),
-          relationName: wh.adapter.renderRelation(node.relation),
+          relationName: node.resourceType === 'test' || node.resourceType === 'unit_test' ? undefined : wh.adapter.renderRelation(node.relation),
         };
       }
       results.set(id, result);
@@ -148,8 +208,8 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   });
 
   const ordered = ids.map((id) => results.get(id)!).filter(Boolean);
-  const hookResults = ordered.map((r) => ({ node: { unique_id: r.uniqueId, name: inv.graph.node(r.uniqueId).name }, status: r.status, message: r.message, execution_time: r.executionTime }));
-  const schemas = [...new Set(ids.map((id) => inv.graph.node(id).relation.schema))];
+  const hookResults = ordered.map((r) => ({ node: { unique_id: r.uniqueId, name: inv.graph.node(r.uniqueId).name }, status: r.status, message: r.message, execution_time: r.executionTime, failures: r.failures }));
+  const schemas = [...new Set(ids.filter((id) => inv.graph.node(id).resourceType !== 'unit_test').map((id) => inv.graph.node(id).relation.schema))];
   let hookError: KilnError | undefined;
   try {
     // An interrupted run stops here: on-run-end hooks would run against a half-built project.
@@ -164,17 +224,19 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   writeManifest(inv);
   reporter.summary(ordered, elapsed);
   if (hookError) throw hookError;
-  return { results: ordered, elapsedSeconds: elapsed, exitCode: ordered.some((r) => r.status === 'error') ? 1 : 0 };
+  return { results: ordered, elapsedSeconds: elapsed, exitCode: ordered.some((r) => r.status === 'error' || r.status === 'fail') ? 1 : 0 };
+}
+
+/** A unit test, run against the model it tests. */
+async function runUnitTest(services: ExecuteServices, node: UnitTestNode): Promise<TestOutcome> {
+  void services;
+  throw new KilnError('runtime', `unit test '${node.name}' cannot run: unit tests are not wired into the runner yet`);
 }
 
 /** What a dbt project may hold that this version reads but does not execute yet, in words (or ''). */
 function notYetSupported(inv: Invocation): string {
   const p = inv.project;
-  const dataTests = [...p.patches.values()].reduce((n, patch) => n + patch.tests.length + patch.columns.reduce((m, c) => m + c.tests.length, 0), 0)
-    + p.sources.reduce((n, s) => n + s.tests.length + s.columns.reduce((m, c) => m + c.tests.length, 0), 0)
-    + p.singularTests.length;
   const parts: string[] = [];
-  if (dataTests) parts.push(`${dataTests} data test${dataTests === 1 ? '' : 's'}`);
   if (p.snapshots.length) parts.push(`${p.snapshots.length} snapshot file${p.snapshots.length === 1 ? '' : 's'}`);
   return parts.join(', ');
 }
@@ -185,6 +247,8 @@ export function summarizeProject(inv: Invocation): string {
   return [
     plural(count('model'), 'model', 'models'),
     plural(count('seed'), 'seed', 'seeds'),
+    plural(count('test'), 'data test', 'data tests'),
+    plural(count('unit_test'), 'unit test', 'unit tests'),
     plural(count('source'), 'source', 'sources'),
     plural(count('analysis'), 'analysis', 'analyses'),
     plural(inv.parsed.renderer.macros.allDefinitions().length, 'macro', 'macros'),

@@ -18,6 +18,8 @@ export interface ScheduleOptions {
   onFailFast?: () => void;
   /** Aborted on SIGINT/SIGTERM: no further node starts; the rest are skipped. */
   signal?: AbortSignal;
+  /** Change the dependencies before anything runs (`kiln build` makes models wait for their parents' tests). */
+  adjustDependencies?: (deps: Map<string, Set<string>>) => void;
 }
 
 /**
@@ -44,6 +46,7 @@ export function selectedDependencies(graph: ProjectGraph, selected: ReadonlySet<
 
 export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string>, opts: ScheduleOptions): Promise<void> {
   const deps = selectedDependencies(graph, selected);
+  opts.adjustDependencies?.(deps);
   const order = [...deps.keys()];
   const position = new Map(order.map((id, i) => [id, i]));
   const waitingOn = new Map<string, number>();

@@ -1,0 +1,20 @@
+{#- Each value of the column outside the accepted list, with its row count. `quote=false` compares unquoted (numbers). -#}
+{% test accepted_values(model, column_name, values, quote=True) %}
+    {{ return(adapter.dispatch('test_accepted_values', 'dbt')(model, column_name, values, quote)) }}
+{% endtest %}
+
+{% macro default__test_accepted_values(model, column_name, values, quote=True) %}
+with observed as (
+    select {{ column_name }} as value_field, count(*) as n_records
+    from {{ model }}
+    group by {{ column_name }}
+)
+select value_field, n_records
+from observed
+where value_field not in (
+    {%- for value in values -%}
+        {%- if quote %}{{ dbt.string_literal(value) }}{% else %}{{ value }}{% endif -%}
+        {%- if not loop.last %}, {% endif -%}
+    {%- endfor -%}
+)
+{% endmacro %}
