@@ -105,6 +105,44 @@ export interface QuotePolicy {
   identifier: boolean;
 }
 
+/** dbt's constraint types, as written under `constraints:` in schema YAML. */
+export type ConstraintType = 'not_null' | 'unique' | 'primary_key' | 'foreign_key' | 'check' | 'custom';
+
+/**
+ * How a warehouse treats a constraint type (dbt's ConstraintSupport): `enforced` — declared in the DDL and
+ * checked on every write; `not_enforced` — declared in the DDL but only informational (Snowflake's primary
+ * keys), so Kiln warns; `not_supported` — left out of the DDL, so Kiln warns.
+ */
+export type ConstraintSupport = 'enforced' | 'not_enforced' | 'not_supported';
+
+/**
+ * One constraint ready for DDL text: names already resolved. `columns` (model-level constraints) are
+ * rendered identifiers; `to` is a rendered relation (`"db"."main"."customers"`) for `foreign_key`.
+ *
+ * @example
+ * { type: 'check', expression: 'amount >= 0' }                       // check (amount >= 0)
+ * { type: 'foreign_key', columns: ['customer_id'], to: '"main"."customers"', toColumns: ['id'] }
+ */
+export interface ConstraintDdl {
+  type: ConstraintType;
+  name?: string;
+  expression?: string;
+  columns?: readonly string[];
+  to?: string;
+  toColumns?: readonly string[];
+}
+
+/** A column of an explicitly created table (seeds, contracted models). */
+export interface TableColumnDef {
+  name: string;
+  /** Native type text as it goes into the DDL (`INTEGER`, `decimal(10,2)`). */
+  type: string;
+  /** Quote this column's name; when absent the call's `quoteColumns` decides. */
+  quote?: boolean;
+  /** Column constraint clauses from {@link DdlDialect.columnConstraint}, written after the type. */
+  constraints?: readonly string[];
+}
+
 /** What an adapter can and cannot do; the engine picks strategies from these, never from `type`. */
 export interface AdapterCapabilities {
   /** DDL (create/rename/drop) can run inside a transaction and roll back (DuckDB, Postgres, Redshift). */
@@ -120,6 +158,17 @@ export interface AdapterCapabilities {
   dropCascadesToDependents: boolean;
   /** Longest identifier the warehouse accepts (Postgres 63, Redshift 127); temporary names stay within it. */
   maxIdentifierLength: number;
+  /**
+   * Per constraint type, whether the warehouse enforces it in tables built under an enforced contract.
+   * `custom` constraints are always written as given and never warned about (dbt's rule).
+   *
+   * @example
+   * { not_null: 'enforced', unique: 'not_enforced', primary_key: 'not_enforced', foreign_key: 'not_enforced',
+   *   check: 'not_supported', custom: 'enforced' } // roughly Snowflake
+   */
+  constraintSupport: Readonly<Record<ConstraintType, ConstraintSupport>>;
+  /** Why a type is not enforced or not supported, when that is this adapter's choice; added to the warning. */
+  constraintNotes?: Readonly<Partial<Record<ConstraintType, string>>>;
 }
 
 /** Dialect DDL text. Each method returns one statement; the engine decides order and transactions. */
@@ -128,8 +177,28 @@ export interface DdlDialect {
   /** `sqlHeader` (dbt's sql_header config) goes before the statement, not inside the select. */
   createTableAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string }): string;
   createViewAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string }): string;
-  /** Create an empty table with explicit columns (seeds). */
-  createTable(rel: RelationRef, columns: { name: string; type: string }[], quoteColumns: boolean): string;
+  /**
+   * Create an empty table with explicit columns (seeds; models with an enforced contract), with optional
+   * column constraint clauses and table-level `constraints` clauses.
+   *
+   * @example
+   * createTable(rel, [{ name: 'id', type: 'integer', constraints: ['not null'] }], false, { constraints: ['primary key (id)'] })
+   * // create table "main"."orders" (id integer not null, primary key (id))
+   */
+  createTable(rel: RelationRef, columns: readonly TableColumnDef[], quoteColumns: boolean, opts?: { constraints?: readonly string[] }): string;
+  /**
+   * Fill a table from a SELECT, naming the columns on both sides so the SELECT's column order does not
+   * matter. `sqlHeader` goes before the statement.
+   *
+   * @example
+   * insertSelect(rel, [{ name: 'id' }], 'select 1 as id', { quoteColumns: false })
+   * // insert into "main"."orders" (id) select id from (select 1 as id) as __kiln_sbq
+   */
+  insertSelect(rel: RelationRef, columns: readonly { name: string; quote?: boolean }[], selectSql: string, opts: { quoteColumns: boolean; sqlHeader?: string }): string;
+  /** A column constraint clause (`not null`, `check (x > 0)`, `references t (id)`), or undefined to leave it out. */
+  columnConstraint(c: ConstraintDdl): string | undefined;
+  /** A table constraint clause (`constraint pk primary key (a, b)`), or undefined to leave it out. */
+  tableConstraint(c: ConstraintDdl): string | undefined;
   dropRelation(rel: RelationRef, kind: RelationKind): string;
   /** Rename `from` to `to` (same database and schema); adapters write `to` bare or qualified as their SQL needs. */
   renameRelation(from: RelationRef, kind: RelationKind, to: RelationRef): string;
@@ -160,6 +229,21 @@ export interface Adapter {
   normalizeIdentifier(name: string): string;
   /** Render a relation as SQL text with the parts its quote policy quotes: `"db"."schema"."table"`. */
   renderRelation(rel: RelationRef): string;
+
+  /**
+   * A type name in the warehouse's canonical spelling, so that aliases compare equal (model contracts).
+   *
+   * @example
+   * normalizeType('int')            // 'INTEGER' (DuckDB)
+   * normalizeType('numeric(10, 2)') // 'DECIMAL(10,2)'
+   */
+  normalizeType(dataType: string): string;
+  /**
+   * Whether a column declared as `declared` (schema YAML `data_type`) is satisfied by a query column the
+   * warehouse reports as `actual`. Usually `normalizeType(declared) === normalizeType(actual)`; an adapter
+   * may be more lenient where its warehouse ignores part of a type (DuckDB ignores `varchar(n)` lengths).
+   */
+  typesMatch(declared: string, actual: string): boolean;
 
   /** Relations in one schema, with their kind. An unknown schema yields an empty list. */
   listRelations(conn: Connection, database: string | undefined, schema: string): Promise<RelationInfo[]>;

@@ -1,10 +1,12 @@
 /**
  * DuckDB DDL text. DuckDB has transactional DDL, so the engine swaps relations by rename inside a
- * transaction and a failure rolls back to the previous relation.
+ * transaction and a failure rolls back to the previous relation. Constraint clauses follow dbt's
+ * rendering (`check (…)`, `primary key (a, b)`, `references t (id)`).
  *
  * @example
- * duckdbDdl(q).createTableAs({schema: 'main', identifier: 'orders'}, 'select 1 as id')
+ * duckdbDdl.createTableAs({schema: 'main', identifier: 'orders'}, 'select 1 as id', { replace: false })
  * // create table "main"."orders" as (select 1 as id)
+ * duckdbDdl.columnConstraint({ type: 'check', expression: 'id > 0' }) // check (id > 0)
  */
 import type { DdlDialect, RelationKind, RelationRef } from '../../src/adapter.js';
 
@@ -15,6 +17,15 @@ export function quoteDuckdbIdentifier(name: string): string {
 export function renderDuckdbRelation(rel: RelationRef): string {
   const parts = [rel.database, rel.schema, rel.identifier].filter((p): p is string => !!p);
   return parts.map(quoteDuckdbIdentifier).join('.');
+}
+
+function columnName(c: { name: string; quote?: boolean }, quoteColumns: boolean): string {
+  return (c.quote ?? quoteColumns) ? quoteDuckdbIdentifier(c.name) : c.name;
+}
+
+/** `constraint <name> ` before a clause, when the constraint is named. */
+function named(name: string | undefined): string {
+  return name ? `constraint ${quoteDuckdbIdentifier(name)} ` : '';
 }
 
 const KIND_KEYWORD: Record<RelationKind, string> = {
@@ -38,9 +49,45 @@ export const duckdbDdl: DdlDialect = {
     const head = opts.sqlHeader ? `${opts.sqlHeader.trim()};\n` : '';
     return `${head}create ${opts.replace ? 'or replace ' : ''}view ${renderDuckdbRelation(rel)} as (\n${selectSql}\n)`;
   },
-  createTable(rel, columns, quoteColumns) {
-    const cols = columns.map((c) => `${quoteColumns ? quoteDuckdbIdentifier(c.name) : c.name} ${c.type}`);
-    return `create table ${renderDuckdbRelation(rel)} (${cols.join(', ')})`;
+  createTable(rel, columns, quoteColumns, opts) {
+    const cols = columns.map((c) => [columnName(c, quoteColumns), c.type, ...(c.constraints ?? [])].join(' '));
+    const clauses = [...cols, ...(opts?.constraints ?? [])];
+    const constrained = clauses.length > cols.length || columns.some((c) => c.constraints?.length);
+    if (constrained) return `create table ${renderDuckdbRelation(rel)} (\n    ${clauses.join(',\n    ')}\n)`;
+    return `create table ${renderDuckdbRelation(rel)} (${clauses.join(', ')})`;
+  },
+  insertSelect(rel, columns, selectSql, opts) {
+    const head = opts.sqlHeader ? `${opts.sqlHeader.trim()};\n` : '';
+    const names = columns.map((c) => columnName(c, opts.quoteColumns)).join(', ');
+    return `${head}insert into ${renderDuckdbRelation(rel)} (${names})\nselect ${names} from (\n${selectSql}\n) as __kiln_sbq`;
+  },
+  columnConstraint(c) {
+    const expr = c.expression?.trim() ?? '';
+    switch (c.type) {
+      case 'not_null': return `not null ${expr}`.trim();
+      case 'unique': return `unique ${expr}`.trim();
+      case 'primary_key': return `primary key ${expr}`.trim();
+      case 'check': return expr ? `${named(c.name)}check (${expr})` : undefined;
+      case 'foreign_key':
+        if (c.to && c.toColumns?.length) return `references ${c.to} (${c.toColumns.join(', ')})`;
+        return expr ? `references ${expr}` : undefined;
+      case 'custom': return expr || undefined;
+    }
+  },
+  tableConstraint(c) {
+    const cols = (c.columns ?? []).join(', ');
+    const expr = c.expression?.trim() ? ` ${c.expression.trim()}` : '';
+    switch (c.type) {
+      case 'check': return expr ? `${named(c.name)}check (${expr.trim()})` : undefined;
+      case 'unique': return `${named(c.name)}unique${expr} (${cols})`;
+      case 'primary_key': return `${named(c.name)}primary key${expr} (${cols})`;
+      case 'foreign_key':
+        if (c.to && c.toColumns?.length) return `${named(c.name)}foreign key (${cols}) references ${c.to} (${c.toColumns.join(', ')})`;
+        return expr ? `${named(c.name)}foreign key (${cols}) references${expr}` : undefined;
+      case 'custom': return expr ? `${named(c.name)}${expr.trim()}` : undefined;
+      // A table cannot declare not null; the engine turns a model-level not_null into column constraints.
+      case 'not_null': return undefined;
+    }
   },
   dropRelation(rel, kind) {
     return `drop ${KIND_KEYWORD[kind]} if exists ${renderDuckdbRelation(rel)} cascade`;

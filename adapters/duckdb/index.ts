@@ -15,13 +15,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import type { Adapter, AdapterFactory, Connection, OpenOptions, TargetConfig } from '../../src/adapter.js';
+import type { Adapter, AdapterCapabilities, AdapterFactory, Connection, OpenOptions, TargetConfig } from '../../src/adapter.js';
 import { KilnError } from '../../src/errors.js';
 import { DuckDBPool } from './connection.js';
 import { duckdbDdl, quoteDuckdbIdentifier, renderDuckdbRelation } from './ddl.js';
 import { getDuckdbColumns, listDuckdbRelations } from './introspection.js';
 import { loadDuckdbSeed } from './seed.js';
-import { duckdbSeedType } from './types.js';
+import { duckdbSeedType, duckdbTypesMatch, normalizeDuckdbType } from './types.js';
 
 const KNOWN_FIELDS = new Set(['type', 'path', 'schema', 'database', 'threads', 'settings', 'extensions']);
 
@@ -96,7 +96,23 @@ class DuckDBAdapter implements Adapter {
     dropCascadesToDependents: false,
     // DuckDB has no identifier limit worth the name; keep temporary names readable.
     maxIdentifierLength: 255,
-  };
+    constraintSupport: {
+      not_null: 'enforced',
+      unique: 'enforced',
+      primary_key: 'enforced',
+      check: 'enforced',
+      // DuckDB enforces foreign keys, but a table referenced by one can then be neither renamed nor dropped
+      // ("Cannot alter entry … because there are entries that depend on it"): the referenced model could
+      // never be rebuilt by the rename swap. Kiln leaves them out of the DDL.
+      foreign_key: 'not_supported',
+      custom: 'enforced',
+    },
+    constraintNotes: {
+      foreign_key: 'A DuckDB foreign key pins the table it references (it can no longer be renamed or dropped), so the '
+        + 'referenced model could not be rebuilt; Kiln leaves foreign keys out of the DDL. Test the relationship with a '
+        + '`relationships` data test instead.',
+    },
+  } satisfies AdapterCapabilities;
   readonly quoteSeedColumnsByDefault = true;
   readonly ddl = duckdbDdl;
 
@@ -120,6 +136,8 @@ class DuckDBAdapter implements Adapter {
     return name;
   }
   renderRelation = renderDuckdbRelation;
+  normalizeType = normalizeDuckdbType;
+  typesMatch = duckdbTypesMatch;
   listRelations = listDuckdbRelations;
   getColumns = getDuckdbColumns;
   seedType = duckdbSeedType;

@@ -7,8 +7,10 @@ import type { Adapter, Connection, RelationRef } from '../adapter.js';
 import type { NodeCompiler } from '../compile/compileNode.js';
 import type { RelationCache } from '../compile/relationCache.js';
 import type { ParsedProject } from '../compile/parse.js';
-import { KilnError } from '../errors.js';
+import { KilnError, type Warning } from '../errors.js';
+import { contractSpec } from '../project/contracts.js';
 import type { SeedNode, SqlNode } from '../project/nodes.js';
+import { buildWithContract, rejectContractedEphemerals } from './contracts.js';
 import type { Materializer, SqlLog, StepResult } from './materialize.js';
 import { inspectSeed } from './seedTypes.js';
 
@@ -19,6 +21,8 @@ export interface ExecuteServices {
   compiler: NodeCompiler;
   materializer: Materializer;
   runDir: string;
+  /** Non-fatal findings while building a node (constraints a warehouse will not enforce); the reporter's warn. */
+  warn?: (warning: Warning) => void;
 }
 
 export interface ExecuteOutcome extends StepResult {
@@ -99,12 +103,15 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
   const materialized = String(node.config.materialized);
   const statements: string[] = [];
   const log: SqlLog = (sql) => statements.push(sql);
+  // An enforced contract is checked (columns typed, constraints well-formed) before anything runs.
+  const contract = contractSpec(node);
   try {
     return await services.adapter.withConnection(async (conn) => {
       // Compiled on the connection it is built on: execute-time queries share the build's session.
       const compileStartedAt = new Date().toISOString();
       const compiled = await services.compiler.compile(node, conn);
       const compileCompletedAt = new Date().toISOString();
+      rejectContractedEphemerals(services.parsed, compiled.ctes.map((c) => c.id));
       if (materialized === 'ephemeral') {
         return { message: 'EPHEMERAL', compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
       }
@@ -118,8 +125,10 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
             hint: 'Use view, table or ephemeral.',
           });
         }
-        result = await withHooks(services, conn, node, log, (beforeCommit) =>
-          services.materializer.fromSelect(conn, materialized, relationRef(node), sql, { sqlHeader: compiled.sqlHeader, beforeCommit }, log));
+        const opts = { sqlHeader: compiled.sqlHeader };
+        result = await withHooks(services, conn, node, log, (beforeCommit) => contract
+          ? buildWithContract(services, conn, node, contract, materialized, relationRef(node), sql, { ...opts, beforeCommit }, log)
+          : services.materializer.fromSelect(conn, materialized, relationRef(node), sql, { ...opts, beforeCommit }, log));
       } catch (e) {
         throw asDatabaseError(e, node, statements[statements.length - 1], services, sql);
       }

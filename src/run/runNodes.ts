@@ -113,6 +113,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   const wh = await inv.openWarehouse();
   const services: ExecuteServices = {
     parsed: inv.parsed, adapter: wh.adapter, relations: wh.relations, compiler: wh.compiler, materializer: wh.materializer, runDir: `${inv.targetDir}/run`,
+    warn: (w) => reporter.warn(w),
   };
   const results = new Map<string, NodeResult>();
   let started_count = 0;

@@ -1,0 +1,209 @@
+/**
+ * The adapter conformance suite: one set of end-to-end behaviours every warehouse adapter must show, run
+ * through the real CLI against a real (or faithfully faked) engine. An adapter's test file calls
+ * `conformanceSuite({...})` with its factory and a way to make a target; results are read back through the
+ * adapter itself, so the suite knows nothing about any one warehouse.
+ *
+ * @example
+ * conformanceSuite({ name: 'duckdb', factory: duckdbAdapterFactory, target: (dir) => ({ type: 'duckdb', path: `${dir}/w.duckdb` }) });
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Adapter, AdapterFactory, QueryResult, RelationKind } from '../../src/adapter.js';
+import { makeProject, runKiln, writeFiles, type CliResult } from '../helpers/project.js';
+
+export interface ConformanceTarget {
+  /** The adapter type, as profiles.yml names it. */
+  name: string;
+  factory: AdapterFactory;
+  /** Target fields for a fresh project in `dir` (its own database file or schema). */
+  target(dir: string): Record<string, unknown>;
+  /** Environment for the CLI (credentials, fake endpoints). */
+  env?: Record<string, string>;
+  /** Drop what a project created, when the engine outlives the test (servers). */
+  cleanup?(adapter: Adapter, schema: string): Promise<void>;
+}
+
+/** A project on disk for one adapter: write files, run the CLI, read relations back through the adapter. */
+export class ConformanceProject {
+  readonly dir: string;
+  private readonly fields: Record<string, unknown>;
+
+  constructor(private readonly t: ConformanceTarget, files: Record<string, string>) {
+    this.dir = makeProject({ 'kiln_project.yml': 'name: conform\nprofile: conform\n', ...files }, `kiln-conform-${t.name}-`);
+    this.fields = t.target(this.dir);
+    const yaml = Object.entries(this.fields).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`).join('\n');
+    writeFiles(this.dir, { 'profiles.yml': `conform:\n  target: test\n  outputs:\n    test:\n${yaml}\n` });
+  }
+
+  kiln(args: string[]): Promise<CliResult> {
+    return runKiln([...args, '--profiles-dir', this.dir], this.dir, this.t.env ?? {});
+  }
+
+  write(files: Record<string, string>): void {
+    writeFiles(this.dir, files);
+  }
+
+  /** Open the adapter on this project's target, run `fn`, close it (so the CLI can take the database again). */
+  async withAdapter<T>(fn: (adapter: Adapter, schema: string) => Promise<T>): Promise<T> {
+    const config = this.t.factory.validateTarget(this.fields, { file: 'profiles.yml' }, { dir: this.dir, name: 'conform' });
+    const adapter = await this.t.factory.open(config, { threads: 1, projectDir: this.dir, projectName: 'conform' });
+    try {
+      return await fn(adapter, config.schema);
+    } finally {
+      await adapter.close();
+    }
+  }
+
+  /** Rows of `select <columns> from <relation> order by 1`, with numbers normalised (drivers differ). */
+  async rows(identifier: string, columns = '*', schemaSuffix = ''): Promise<Record<string, unknown>[]> {
+    return this.withAdapter(async (adapter, schema) => {
+      const rel = adapter.renderRelation({ database: adapter.defaultDatabase, schema: schema + schemaSuffix, identifier });
+      const result: QueryResult = await adapter.withConnection((c) => c.execute(`select ${columns} from ${rel} order by 1`));
+      return result.rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), typeof v === 'bigint' || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) && k !== 'name') ? Number(v) : v])));
+    });
+  }
+
+  /** Relation kinds in the target schema (or schema + suffix), by lower-cased name. */
+  async relations(schemaSuffix = ''): Promise<Record<string, RelationKind>> {
+    return this.withAdapter(async (adapter, schema) => {
+      const list = await adapter.withConnection((c) => adapter.listRelations(c, adapter.defaultDatabase, schema + schemaSuffix));
+      return Object.fromEntries(list.map((r) => [r.identifier.toLowerCase(), r.kind]));
+    });
+  }
+
+  runResults(): Map<string, { status: string; failures: number | null; message: string }> {
+    const data = JSON.parse(readFileSync(join(this.dir, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string; status: string; failures: number | null; message: string }[] };
+    return new Map(data.results.map((r) => [r.unique_id.split('.').slice(0, 3).join('.'), r]));
+  }
+
+  /** unique id (without hash) → status, with the failure count for tests. */
+  statuses(): Record<string, string> {
+    return Object.fromEntries([...this.runResults()].map(([id, r]) => [id, r.failures === null ? r.status : `${r.status} ${r.failures}`]));
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.t.cleanup) await this.withAdapter((a, s) => this.t.cleanup!(a, s));
+  }
+}
+
+const SHOP = {
+  'seeds/raw_customers.csv': 'id,name,signed_up\n1,"Ann, the first",2024-01-02\n2,"Bob ""B""",2024-02-03\n3,Cy,2024-03-04\n',
+  'seeds/raw_orders.csv': 'id,customer_id,amount,status\n10,1,9.5,placed\n11,1,20,shipped\n12,2,7.25,placed\n13,3,1,returned\n',
+  'models/staging/stg_orders.sql': "select id as order_id, customer_id, amount, status from {{ ref('raw_orders') }}",
+  'models/staging/stg_customers.sql': "{{ config(materialized='ephemeral') }}select id as customer_id, name from {{ ref('raw_customers') }}",
+  'models/marts/customer_totals.sql': `{{ config(materialized='table', post_hook="update {{ this }} set total = total where 1 = 0") }}
+select c.customer_id, c.name, count(*) as orders, sum(o.amount) as total
+from {{ ref('stg_customers') }} c join {{ ref('stg_orders') }} o on o.customer_id = c.customer_id
+group by 1, 2`,
+  'models/marts/big_spenders.sql': "select customer_id from {{ ref('customer_totals') }} where total > 10",
+  'models/schema.yml': `
+version: 2
+models:
+  - name: stg_orders
+    columns:
+      - name: order_id
+        data_tests: [unique, not_null]
+      - name: status
+        data_tests:
+          - accepted_values: {values: [placed, shipped, returned]}
+      - name: customer_id
+        data_tests:
+          - relationships: {to: "ref('customer_totals')", field: customer_id}
+  - name: customer_totals
+    columns:
+      - name: customer_id
+        data_tests: [unique]
+`,
+  'tests/no_negative_totals.sql': "select * from {{ ref('customer_totals') }} where total < 0",
+};
+
+export function conformanceSuite(t: ConformanceTarget): void {
+  const projects: ConformanceProject[] = [];
+  const project = (files: Record<string, string>) => {
+    const p = new ConformanceProject(t, files);
+    projects.push(p);
+    return p;
+  };
+  afterAll(async () => {
+    for (const p of projects) await p.cleanup().catch(() => undefined);
+  });
+
+  describe(`conformance: ${t.name}`, () => {
+    it('builds seeds, views, tables and ephemeral models, then runs their tests, in one build', async () => {
+      const p = project(SHOP);
+      const r = await p.kiln(['build']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(await p.relations()).toMatchObject({
+        raw_customers: 'table', raw_orders: 'table', stg_orders: 'view', customer_totals: 'table', big_spenders: 'view',
+      });
+      expect(Object.keys(await p.relations())).not.toContain('stg_customers');
+      expect(await p.rows('customer_totals', 'customer_id, name, orders, total')).toEqual([
+        { customer_id: 1, name: 'Ann, the first', orders: 2, total: 29.5 },
+        { customer_id: 2, name: 'Bob "B"', orders: 1, total: 7.25 },
+        { customer_id: 3, name: 'Cy', orders: 1, total: 1 },
+      ]);
+      expect(await p.rows('big_spenders')).toEqual([{ customer_id: 1 }]);
+      expect(p.statuses()).toMatchObject({
+        'test.conform.unique_stg_orders_order_id': 'pass 0',
+        'test.conform.not_null_stg_orders_order_id': 'pass 0',
+        'test.conform.accepted_values_stg_orders_status__placed__shipped__returned': 'pass 0',
+        'test.conform.relationships_stg_orders_customer_id__customer_id__ref_customer_totals_': 'pass 0',
+        'test.conform.unique_customer_totals_customer_id': 'pass 0',
+        'test.conform.no_negative_totals': 'pass 0',
+      });
+    });
+
+    it('a failing test skips what is downstream, keeps failing rows when asked, and a warning does not skip', async () => {
+      const p = project({ ...SHOP, 'seeds/raw_orders.csv': 'id,customer_id,amount,status\n10,1,9.5,placed\n10,1,20,lost\n12,2,7.25,placed\n' });
+      let r = await p.kiln(['build', '--store-failures']);
+      expect(r.code).toBe(1);
+      expect(p.statuses()).toMatchObject({
+        'test.conform.unique_stg_orders_order_id': 'fail 1',
+        'test.conform.accepted_values_stg_orders_status__placed__shipped__returned': 'fail 1',
+        'model.conform.customer_totals': 'skipped',
+        'model.conform.big_spenders': 'skipped',
+        'seed.conform.raw_customers': 'success',
+      });
+      expect(await p.rows('unique_stg_orders_order_id', 'unique_field, n_records', '_dbt_test__audit')).toEqual([{ unique_field: 10, n_records: 2 }]);
+      expect(await p.rows('accepted_values_stg_orders_status__placed__shipped__returned', 'value_field', '_dbt_test__audit')).toEqual([{ value_field: 'lost' }]);
+
+      p.write({ 'kiln_project.yml': 'name: conform\nprofile: conform\ndata_tests:\n  +severity: warn\n' });
+      r = await p.kiln(['build']);
+      expect(r.code).toBe(0);
+      expect(p.statuses()).toMatchObject({ 'test.conform.unique_stg_orders_order_id': 'warn 1', 'model.conform.big_spenders': 'success' });
+    });
+
+    it('a model that fails to rebuild leaves the previous relation and its contents in place', async () => {
+      const p = project({
+        'models/t.sql': "{{ config(materialized='table') }}select 1 as v",
+        'models/w.sql': 'select 2 as v',
+      });
+      expect((await p.kiln(['run'])).code).toBe(0);
+      p.write({
+        'models/t.sql': "{{ config(materialized='table') }}select 1 as v union all select no_such_column",
+        'models/w.sql': 'select 2 as v from no_such_table',
+      });
+      const r = await p.kiln(['run']);
+      expect(r.code).toBe(1);
+      expect(p.statuses()).toEqual({ 'model.conform.t': 'error', 'model.conform.w': 'error' });
+      expect(await p.rows('t')).toEqual([{ v: 1 }]);
+      expect(await p.rows('w')).toEqual([{ v: 2 }]);
+      expect(await p.relations()).toEqual({ t: 'table', w: 'view' });
+    });
+
+    it('replaces a view with a table and back', async () => {
+      const p = project({ 'models/m.sql': "{{ config(materialized='view') }}select 1 as v" });
+      expect((await p.kiln(['run'])).code).toBe(0);
+      p.write({ 'models/m.sql': "{{ config(materialized='table') }}select 2 as v" });
+      expect((await p.kiln(['run'])).code).toBe(0);
+      expect(await p.relations()).toEqual({ m: 'table' });
+      p.write({ 'models/m.sql': "{{ config(materialized='view') }}select 3 as v" });
+      expect((await p.kiln(['run'])).code).toBe(0);
+      expect(await p.relations()).toEqual({ m: 'view' });
+      expect(await p.rows('m')).toEqual([{ v: 3 }]);
+    });
+  });
+}
