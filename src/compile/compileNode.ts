@@ -7,9 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
-import type { RefCall, SeedNode, SqlNode } from '../project/nodes.js';
+import type { RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { closeMatches } from '../suggest.js';
-import type { ExecuteResolvers } from './context.js';
+import type { ExecuteResolvers, RenderOverrides } from './context.js';
 import type { ParsedProject } from './parse.js';
 import { hasPlaceholders, substitutePlaceholders } from './placeholders.js';
 import { Relation, type RelationRenderer } from './relation.js';
@@ -25,6 +25,26 @@ export interface CompiledSql {
 }
 
 export const EPHEMERAL_PREFIX = '__dbt__cte__';
+
+/** How a unit test compiles its model: given inputs become CTEs, overrides apply, nothing is written. */
+export interface UnitTestCompileOptions {
+  /**
+   * The relation for a ref() the model makes (already resolved to `target`): a CTE name (a fixture) or a
+   * Relation; undefined for the usual relation (an ephemeral one is then inlined as usual).
+   */
+  ref(call: RefCall, target: SqlNode | SeedNode): string | Relation | undefined;
+  /** The same for source(); undefined for the source's real relation. */
+  source(sourceName: string, tableName: string, target: SourceNode): string | Relation | undefined;
+  /** `{{ this }}`: a CTE name or Relation; the model's own relation when absent. */
+  this?: string | Relation;
+  /** CTEs put first in the compiled SQL (the fixtures), in this order. */
+  ctes: readonly { name: string; sql: string }[];
+  overrides?: RenderOverrides;
+  /** is_incremental() answers this (dbt: false in a unit test unless `overrides.macros.is_incremental`). */
+  isIncremental?: boolean;
+  /** The session execute-time queries of the template run on. */
+  connection?: Connection;
+}
 
 /** A node's compiled file under target/compiled/<package>/: generic tests go under their YAML file's path, as in dbt. */
 export function compiledFileOf(node: { originalFilePath: string; path?: string; testMetadata?: unknown }): string {
@@ -152,6 +172,46 @@ export class NodeCompiler {
       description: '', columns: [], meta: {}, tags: [], checksum: '',
     } satisfies SqlNode;
     return this.compileOnce(node, false);
+  }
+
+  /**
+   * Compile a model for a unit test: always rendered again (execute phase) with `opts`' relations and
+   * overrides; fixture CTEs first, then the ephemeral models still read. Not cached, nothing is written.
+   */
+  async compileForUnitTest(node: SqlNode, opts: UnitTestCompileOptions): Promise<CompiledSql> {
+    const ephemerals: SqlNode[] = [];
+    const asRelation = (r: string | Relation) => (typeof r === 'string' ? new Relation(undefined, '', r, 'cte', this.renderer) : r);
+    const resolvers: ExecuteResolvers = {
+      ref: (call) => {
+        const target = this.resolveRefNode(call, node);
+        const given = opts.ref(call, target);
+        if (given !== undefined) return asRelation(given);
+        if (target.resourceType === 'model' && target.config.materialized === 'ephemeral' && !ephemerals.includes(target)) ephemerals.push(target);
+        return this.relationFor(target);
+      },
+      source: (s, t) => {
+        const src = this.parsed.lookupSource(s, t, node.packageName);
+        if (!src) throw unknownSourceError(this.parsed, node, s, t);
+        const given = opts.source(s, t, src);
+        return given !== undefined ? asRelation(given) : Relation.of(src.relation, 'table', this.renderer);
+      },
+      ...(opts.this !== undefined ? { this: () => asRelation(opts.this!) } : {}),
+    };
+    const macros: Record<string, unknown> = { is_incremental: opts.isIncremental ?? false, ...(opts.overrides?.macros ?? {}) };
+    const identity = { ...this.parsed.identityOf(node), connection: opts.connection, overrides: { ...opts.overrides, macros } };
+    const out = await this.parsed.renderer.renderExecute(identity, resolvers);
+    let body = out.sql;
+    if (hasPlaceholders(body)) body = body.replace(/[\u0002\u0003]/g, '');
+    const ctes: CompiledSql['ctes'] = opts.ctes.map((c) => ({ id: `fixture:${c.name}`, name: c.name, sql: c.sql }));
+    for (const eph of ephemerals) {
+      const sub = await this.compile(eph, opts.connection);
+      for (const c of [...sub.ctes, { id: eph.uniqueId, name: `${EPHEMERAL_PREFIX}${eph.name}`, sql: sub.body }]) {
+        if (!ctes.some((x) => x.id === c.id || x.name === c.name)) ctes.push(c);
+      }
+    }
+    const configured = typeof node.config.sql_header === 'string' ? node.config.sql_header : undefined;
+    const sqlHeader = [configured, out.record.sqlHeader ?? node.sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined;
+    return { sql: injectCtes(body, ctes), body, ctes, sqlHeader };
   }
 
   private async compileOnce(node: SqlNode, write: boolean, connection?: Connection): Promise<CompiledSql> {

@@ -12,7 +12,7 @@ import type { RefCall, ResolvedRelation } from '../project/nodes.js';
 import type { Vars } from '../project/vars.js';
 import type { AsyncBridge } from './asyncBridge.js';
 import { insideMacro, MacroReturn, pyStr, splitArgs } from './jinja.js';
-import type { MacroRegistry } from './macros.js';
+import { BUILTIN_PACKAGE, type MacroRegistry } from './macros.js';
 import { PLACEHOLDER_INSPECT, placeholderToken, type Placeholder } from './placeholders.js';
 import { Relation, type RelationRenderer, type RelationType } from './relation.js';
 import type { RelationCache } from './relationCache.js';
@@ -68,11 +68,26 @@ export interface NodeIdentity {
    * (temp tables, SET) and never wait for a second pooled connection (a deadlock with one thread).
    */
   connection?: Connection;
+  /** Values that replace what the template would otherwise see (a unit test's `overrides:`). */
+  overrides?: RenderOverrides;
+}
+
+/**
+ * A unit test's `overrides:` for one render: `var()` and `env_var()` answer from `vars`/`envVars` first;
+ * each `macros` entry (`is_incremental`, `current_timestamp`, `dbt_utils.current_timestamp` …) replaces that
+ * macro or context function with one returning the given value.
+ */
+export interface RenderOverrides {
+  vars?: Record<string, unknown>;
+  envVars?: Record<string, unknown>;
+  macros?: Record<string, unknown>;
 }
 
 export interface ExecuteResolvers {
   ref(call: RefCall): Relation;
   source(sourceName: string, tableName: string): Relation;
+  /** `{{ this }}` in the execute phase, when it is not the node's own relation (a unit test's fixture). */
+  this?(): Relation;
 }
 
 /** What a render records about the node. */
@@ -205,16 +220,24 @@ export function buildContext(
     },
   );
 
+  const overrides = node.overrides;
+  const varOverrides = overrides?.vars ?? {};
+  const envOverrides = overrides?.envVars ?? {};
   const varFn = Object.assign(
     (name: string, ...rest: unknown[]) => {
       record.varsRead.add(name);
+      if (Object.prototype.hasOwnProperty.call(varOverrides, name)) return varOverrides[name];
       return shared.vars.get(name, pkg, rest[0], rest.length > 0);
     },
-    { has_var: (name: string) => shared.vars.has(name, pkg) },
+    { has_var: (name: string) => Object.prototype.hasOwnProperty.call(varOverrides, name) || shared.vars.has(name, pkg) },
   );
 
   const envVar = (name: string, ...rest: unknown[]) => {
     record.envRead.add(name);
+    if (Object.prototype.hasOwnProperty.call(envOverrides, name)) {
+      const o = envOverrides[name];
+      return o === null || o === undefined ? '' : String(o);
+    }
     const v = shared.env[name];
     if (v !== undefined) return v;
     if (rest.length > 0 && rest[0] !== undefined) return rest[0];
@@ -224,6 +247,7 @@ export function buildContext(
   };
 
   const thisRelation = () => {
+    if (execute && resolvers?.this) return resolvers.this();
     if (!execute || !node.relation) {
       return placeholderRelation(addPlaceholder({ kind: 'this' }), { schema: shared.target.schema, identifier: node.name, database: shared.target.database }, record);
     }
@@ -475,5 +499,39 @@ export function buildContext(
   });
   Object.defineProperty(ctx, 'schema', { enumerable: true, get: () => node.relation?.schema ?? shared.target.schema });
   Object.defineProperty(ctx, 'database', { enumerable: true, get: () => node.relation?.database ?? shared.target.database });
+  if (overrides?.macros) applyMacroOverrides(ctx, shared.macros, overrides.macros);
   return ctx;
+}
+
+/**
+ * Replace macros (and context functions such as is_incremental) by functions returning fixed values. A
+ * name is looked up in the context before the macro globals, by templates and by macro bodies alike, so
+ * an entry on the context wins everywhere. `pkg.name` replaces the macro inside the package's namespace
+ * (`dbt_utils.current_timestamp()`; `dbt.` is Kiln's built-in package).
+ */
+function applyMacroOverrides(ctx: Record<string, unknown>, macros: MacroRegistry, values: Record<string, unknown>): void {
+  const byNamespace = new Map<string, Map<string, unknown>>();
+  for (const [key, value] of Object.entries(values)) {
+    const dot = key.lastIndexOf('.');
+    if (dot < 0) {
+      ctx[key] = () => value;
+      continue;
+    }
+    const ns = key.slice(0, dot);
+    const m = byNamespace.get(ns) ?? new Map<string, unknown>();
+    m.set(key.slice(dot + 1), value);
+    byNamespace.set(ns, m);
+  }
+  for (const [ns, replaced] of byNamespace) {
+    const pkg = ns === 'dbt' ? BUILTIN_PACKAGE : ns;
+    const original = ctx[ns] as Record<string, unknown> | undefined;
+    ctx[ns] = new Proxy({}, {
+      get: (_t, k) => {
+        if (typeof k !== 'string') return undefined;
+        if (replaced.has(k)) return () => replaced.get(k);
+        return original && k in original ? original[k] : macros.get(k, pkg);
+      },
+      has: (_t, k) => typeof k === 'string' && (replaced.has(k) || (original !== undefined && k in original) || macros.has(k)),
+    });
+  }
 }

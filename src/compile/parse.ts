@@ -19,6 +19,8 @@ import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
 import { renderInWorker } from './parseInWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
+import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
+import { contractSpec } from '../project/contracts.js';
 
 const MODEL_DEFAULTS: NodeConfig = {
   enabled: true, materialized: 'view', tags: [], 'pre-hook': [], 'post-hook': [], persist_docs: {}, quoting: {},
@@ -227,7 +229,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       uniqueId: `${resourceType}.${file.packageName}.${name}${versioned ? `.v${String(versioned.version)}` : ''}`, resourceType, name,
       version: versioned?.version, latestVersion: versioned?.latest, packageName: file.packageName,
       path: file.relPath, originalFilePath: file.path, fqn, description: patch?.description ?? '',
-      columns: patch?.columns ?? [], constraints: patch?.constraints ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined,
+      columns: patch?.columns ?? [], constraints: patch?.constraints ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined, patchLocation: patch?.location,
       relation: { schema: target.schema, identifier: file.name, database: target.database },
       rawCode: file.content, checksum: file.checksum, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [],
       needsExecuteRender: false,
@@ -318,6 +320,8 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   if (workerJob) for (const [id, entry] of await workerJob.result) results.set(id, entry);
   for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, results.get(p.node.uniqueId)!);
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
+  // Contracts are checked as configured (typed columns, well-formed constraints) before anything runs.
+  for (const p of pending) if (p.node.resourceType === 'model' && p.node.config.enabled !== false) contractSpec(p.node);
 
   for (const file of project.seeds) {
     const patch = project.patches.get(patchKey('seeds', file.packageName, file.name));
@@ -370,6 +374,18 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     });
     if (p.node.config.enabled === false) disabled.set(p.node.name, p.node);
     else nodes.set(p.node.uniqueId, p.node);
+  }
+
+  // Unit tests: one node per tested model (or version); the graph adds the model's parents to dependsOn.
+  for (const spec of loadUnitTests(project, diags, { target: targetContext(target) })) {
+    for (const unit of unitTestNodes(spec, nodes, { disabled })) {
+      if (nodes.has(unit.uniqueId)) {
+        throw new KilnError('config', `model '${spec.model}' has two unit tests named '${spec.name}'`, {
+          location: spec.location, hint: 'Unit test names must be unique per model; rename one.',
+        });
+      }
+      nodes.set(unit.uniqueId, unit);
+    }
   }
 
   // Schema YAML entries that describe nothing are usually a renamed or misspelled model.

@@ -157,6 +157,14 @@ export function buildGraph(parsed: ParsedProject): ProjectGraph {
       g.setEdge(p, node.uniqueId);
     }
   }
+  // A unit test depends on its model and, for typing its inputs, on the model's own parents.
+  for (const node of parsed.nodes.values()) {
+    if (node.resourceType !== 'unit_test') continue;
+    const model = parsed.nodes.get(node.dependsOn[0]);
+    const parents = new Set([node.dependsOn[0], ...(model && 'dependsOn' in model ? model.dependsOn : [])]);
+    node.dependsOn = [...parents];
+    for (const p of parents) g.setEdge(p, node.uniqueId);
+  }
   // Kahn's order reaches every node exactly when there is no cycle; only then is Tarjan's search skipped.
   if (pg.topologicalOrder().length !== parsed.nodes.size) {
     const cycles = alg.findCycles(g) as string[][];

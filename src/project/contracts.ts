@@ -48,9 +48,10 @@ export function contractEnforced(config: Record<string, unknown>): boolean {
   return isPlainObject(c) && c.enforced === true;
 }
 
-/** Where a node's contract problems are reported: its schema YAML when it has one. */
-export function contractLocation(node: SqlNode): SourceLocation {
-  return { file: node.patchPath ?? node.originalFilePath };
+/** Where a node's contract problems are reported: its schema YAML entry (or a column's) when it has one. */
+export function contractLocation(node: SqlNode, column?: string): SourceLocation {
+  const col = column === undefined ? undefined : node.columns.find((c) => c.name === column)?.location;
+  return col ?? node.patchLocation ?? { file: node.patchPath ?? node.originalFilePath };
 }
 
 const CONSTRAINT_KEYS = new Set(['type', 'name', 'expression', 'columns', 'to', 'to_columns', 'warn_unenforced', 'warn_unsupported']);
@@ -66,8 +67,8 @@ function stringList(v: unknown): string[] | undefined {
  * Check one constraint entry. `where` names it in messages (`column 'id' of model 'orders'`); `modelLevel`
  * allows (and for keys, requires) `columns:`.
  */
-export function parseConstraint(raw: unknown, where: string, index: number, node: SqlNode, modelLevel: boolean): ConstraintSpec {
-  const location = contractLocation(node);
+export function parseConstraint(raw: unknown, where: string, index: number, node: SqlNode, modelLevel: boolean, column?: string): ConstraintSpec {
+  const location = contractLocation(node, column);
   const what = `constraint ${index + 1} of ${where}`;
   const fail = (message: string, hint: string) => new KilnError('config', `${what} ${message}`, { location, node: node.uniqueId, hint });
   if (!isPlainObject(raw)) {
@@ -165,7 +166,7 @@ export function contractSpec(node: SqlNode): ContractSpec | undefined {
   const untyped = node.columns.filter((c) => !c.dataType?.trim()).map((c) => c.name);
   if (untyped.length) {
     throw new KilnError('config', `model '${node.name}' has an enforced contract but ${untyped.length === 1 ? 'column' : 'columns'} ${untyped.map((n) => `'${n}'`).join(', ')} ${untyped.length === 1 ? 'has' : 'have'} no data_type`, {
-      location,
+      location: contractLocation(node, untyped[0]),
       node: node.uniqueId,
       hint: 'Give every column of a contracted model a data_type (e.g. `data_type: varchar`).',
     });
@@ -185,7 +186,7 @@ export function contractSpec(node: SqlNode): ContractSpec | undefined {
     dataType: c.dataType!.trim(),
     quote: c.quote,
     constraints: (Array.isArray(c.constraints) ? c.constraints : [])
-      .map((raw, i) => parseConstraint(raw, `column '${c.name}' of model '${node.name}'`, i, node, false)),
+      .map((raw, i) => parseConstraint(raw, `column '${c.name}' of model '${node.name}'`, i, node, false, c.name)),
   }));
   const modelConstraints = (Array.isArray(node.constraints) ? node.constraints : [])
     .map((raw, i) => parseConstraint(raw, `model '${node.name}'`, i, node, true));

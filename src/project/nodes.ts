@@ -45,6 +45,8 @@ interface NodeBase {
   config: NodeConfig;
   /** Where the node's schema YAML entry is, if it has one. */
   patchPath?: string;
+  /** The line of that entry (file is patchPath). */
+  patchLocation?: SourceLocation;
   relation: ResolvedRelation;
 }
 
@@ -98,6 +100,8 @@ export interface UnitTestRows {
   sql?: string;
   /** The fixture file the rows came from (tests/fixtures/x.csv), when not inline. */
   fixture?: string;
+  /** Where the entry is written in the schema YAML (the `given:` item, or `expect:`), for errors. */
+  location?: SourceLocation;
 }
 
 /** One `given:` entry: `input` is written as in YAML, `ref('m')`, `ref('pkg', 'm', v=2)`, `source('s', 't')` or `this`. */

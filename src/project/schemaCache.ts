@@ -15,7 +15,7 @@ interface Entry {
   warnings: Warning[];
 }
 
-const VERSION = 2;
+const VERSION = 3;
 
 export class SchemaCache {
   private dirty = false;

@@ -20,6 +20,8 @@ export interface ColumnSpec {
   /** Where each of `tests` is written (same order). */
   testLocations: SourceLocation[];
   tags: string[];
+  /** Where the column's entry is written. */
+  location?: SourceLocation;
 }
 
 /** Properties of a model, seed, snapshot or analysis declared in YAML. */
@@ -187,6 +189,7 @@ function loadColumns(yaml: YamlFile, diags: Diagnostics, value: unknown, path: Y
       quote: c.quote as boolean | undefined,
       constraints: (c.constraints as unknown[]) ?? [],
       ...testsOf(yaml, c, [...path, i]),
+      location: yaml.locate([...path, i]),
       tags: Array.isArray(c.tags) ? c.tags.map(String) : c.tags ? [String(c.tags)] : [],
     };
   });

@@ -8,6 +8,7 @@ import type { GraphNode, ResourceType, SeedNode, SqlNode, UnitTestNode } from '.
 import type { ProjectGraph } from '../graph/dag.js';
 import { testedNodes } from '../graph/selectors.js';
 import { executeDataTest, storesFailures } from './executeTest.js';
+import { executeUnitTest } from './unitTest.js';
 import { writeManifest, writeRunResults } from './artifacts.js';
 import { executeModel, executeSeed, hookSql, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import type { Invocation } from './invocation.js';
@@ -229,9 +230,8 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
 }
 
 /** A unit test, run against the model it tests. */
-async function runUnitTest(services: ExecuteServices, node: UnitTestNode): Promise<TestOutcome> {
-  void services;
-  throw new KilnError('runtime', `unit test '${node.name}' cannot run: unit tests are not wired into the runner yet`);
+function runUnitTest(services: ExecuteServices, node: UnitTestNode): Promise<TestOutcome> {
+  return executeUnitTest(services, node, services.parsed.nodes.get(node.dependsOn[0]) as SqlNode);
 }
 
 /** What a dbt project may hold that this version reads but does not execute yet, in words (or ''). */

@@ -194,6 +194,74 @@ export function conformanceSuite(t: ConformanceTarget): void {
       expect(await p.relations()).toEqual({ t: 'table', w: 'view' });
     });
 
+    it('enforces a contract: typed columns and constraints, and a mismatch leaves the old table', async () => {
+      const yaml = (type: string) => `models:
+  - name: c
+    config: {contract: {enforced: true}, materialized: table}
+    columns:
+      - name: id
+        data_type: ${type}
+        constraints: [{type: not_null}]
+      - name: label
+        data_type: varchar
+`;
+      const p = project({ 'models/c.sql': "select 1 as id, 'one' as label", 'models/schema.yml': yaml('integer') });
+      let r = await p.kiln(['run']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(await p.rows('c')).toEqual([{ id: 1, label: 'one' }]);
+      const notNullEnforced = await p.withAdapter(async (adapter, schema) => {
+        if (adapter.capabilities.constraintSupport.not_null !== 'enforced') return undefined;
+        const rel = adapter.renderRelation({ database: adapter.defaultDatabase, schema, identifier: 'c' });
+        return adapter.withConnection((c) => c.execute(`insert into ${rel} (id, label) values (null, 'x')`)).then(() => false, () => true);
+      });
+      if (notNullEnforced !== undefined) expect(notNullEnforced).toBe(true);
+
+      p.write({ 'models/c.sql': "select 'two' as id, 'two' as label" });
+      r = await p.kiln(['run']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("does not match its enforced contract");
+      expect(await p.rows('c')).toEqual([{ id: 1, label: 'one' }]);
+    });
+
+    it('runs unit tests on the warehouse, before their model in a build', async () => {
+      const p = project({
+        'models/totals.sql': "select customer_id, sum(amount) as total, count(*) as n from {{ ref('orders') }} group by customer_id",
+        'models/orders.sql': 'select 1 as customer_id, 2.5 as amount',
+        'models/unit.yml': `
+unit_tests:
+  - name: sums
+    model: totals
+    given:
+      - input: ref('orders')
+        format: csv
+        rows: |
+          customer_id,amount
+          1,2.5
+          1,3
+          2,4
+    expect:
+      rows:
+        - {customer_id: 1, total: 5.5, n: 2}
+        - {customer_id: 2, total: 4, n: 1}
+  - name: wrong
+    model: totals
+    given:
+      - input: ref('orders')
+        rows: [{customer_id: 7, amount: 1}]
+    expect:
+      rows: [{customer_id: 7, n: 2}]
+`,
+      });
+      const r = await p.kiln(['build']);
+      expect(r.code).toBe(1);
+      expect(p.statuses()).toMatchObject({ 'unit_test.conform.totals': expect.anything(), 'model.conform.orders': 'success', 'model.conform.totals': 'skipped' });
+      const results = JSON.parse(readFileSync(join(p.dir, 'target', 'run_results.json'), 'utf8')).results as { unique_id: string; status: string }[];
+      expect(Object.fromEntries(results.filter((x) => x.unique_id.startsWith('unit_test.')).map((x) => [x.unique_id, x.status]))).toEqual({
+        'unit_test.conform.totals.sums': 'pass', 'unit_test.conform.totals.wrong': 'fail',
+      });
+    });
+
     it('replaces a view with a table and back', async () => {
       const p = project({ 'models/m.sql': "{{ config(materialized='view') }}select 1 as v" });
       expect((await p.kiln(['run'])).code).toBe(0);

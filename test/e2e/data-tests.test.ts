@@ -389,3 +389,59 @@ describe('test errors', () => {
     expect(r.stderr).toContain('target/compiled/shop/models/schema.yml/not_null_orders_nope.sql');
   });
 });
+
+describe('unit tests through the CLI', () => {
+  const files = (expectedTotal: number) => ({
+    ...SHOP,
+    'models/totals.sql': "select customer_id, sum(amount) as total from {{ ref('orders') }} group by 1",
+    'models/report.sql': "select * from {{ ref('totals') }}",
+    'models/unit.yml': `
+unit_tests:
+  - name: sums_per_customer
+    model: totals
+    given:
+      - input: ref('orders')
+        rows:
+          - {customer_id: 1, amount: 5}
+          - {customer_id: 1, amount: 7}
+          - {customer_id: 2, amount: 1}
+    expect:
+      rows:
+        - {customer_id: 1, total: ${expectedTotal}}
+        - {customer_id: 2, total: 1}
+`,
+  });
+
+  it('run before their model in build; a failing unit test skips the model and what is downstream', async () => {
+    const dir = makeProject(files(99));
+    const r = await runKiln(['build', '--threads', '1'], dir);
+    expect(r.code).toBe(1);
+    expect(statusOf(dir)).toMatchObject({
+      'unit_test.shop.totals': 'fail 2', 'model.shop.totals': 'skipped', 'model.shop.report': 'skipped', 'model.shop.orders': 'success',
+    });
+    expect(runResults(dir).get('model.shop.totals')!.message).toBe('SKIP (unit_test sums_per_customer failed)');
+    expect(r.stderr).toContain([
+      'Failure in unit_test sums_per_customer (models/unit.yml): 2 rows differ',
+      '  actual differs from expected: expected 2 rows, got 2 rows; 1 expected row is missing, 1 actual row was not expected',
+    ].join('\n'));
+    expect(r.stderr).toContain('| customer_id | total |\n    |-------------|-------|\n    | 1           | 99    |');
+    expect(r.stdout).toMatch(/unit_test ERROR=1\n/);
+  });
+
+  it('pass, are selected with their model, and are listed in the manifest', async () => {
+    const dir = makeProject(files(12));
+    let r = await runKiln(['build'], dir);
+    expect(r.code).toBe(0);
+    expect(statusOf(dir)['unit_test.shop.totals']).toBe('pass 0');
+    r = await runKiln(['test', '-s', 'totals'], dir);
+    expect([...runResults(dir).keys()]).toEqual(['unit_test.shop.totals']);
+    r = await runKiln(['test', '-s', 'test_type:unit'], dir);
+    expect([...runResults(dir).keys()]).toEqual(['unit_test.shop.totals']);
+    const manifest = JSON.parse(readFileSync(join(dir, 'target/manifest.json'), 'utf8'));
+    expect(Object.keys(manifest.unit_tests)).toEqual(['unit_test.shop.totals.sums_per_customer']);
+    expect(manifest.unit_tests['unit_test.shop.totals.sums_per_customer'].depends_on.nodes).toEqual(['model.shop.totals', 'model.shop.orders']);
+    r = await runKiln(['test', '--log-format', 'json'], dir);
+    const finish = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'node_finish' && e.node.resource_type === 'unit_test');
+    expect(finish).toMatchObject({ status: 'pass', failures: 0 });
+  });
+});
