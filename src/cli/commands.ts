@@ -68,6 +68,7 @@ async function withInvocation(name: string, flags: GlobalFlags, body: (inv: Invo
 
 function selectorName(n: GraphNode): string {
   if (n.resourceType === 'source') return `source:${n.fqn.join('.')}`;
+  if (n.resourceType === 'unit_test') return `unit_test:${n.fqn.join('.')}`;
   return n.fqn.join('.');
 }
 
@@ -96,7 +97,7 @@ export const commands: Record<string, CommandFn> = {
         out(await compileInline(inv, opts.inline));
         return 0;
       }
-      const ids = inv.select(['model', 'analysis']);
+      const ids = inv.select(['model', 'analysis', 'test']);
       const started = performance.now();
       // Like dbt, one node that fails to compile does not stop the others; every error is reported.
       const failures: KilnError[] = [];
@@ -126,8 +127,8 @@ export const commands: Record<string, CommandFn> = {
 
   async ls(flags, _args, opts) {
     return withInvocation('ls', flags, async (inv) => {
-      const types = (opts.resourceType as string[] | undefined) ?? ['model', 'seed', 'source', 'analysis'];
-      const known = ['model', 'seed', 'source', 'analysis', 'snapshot', 'test'];
+      const known = ['model', 'seed', 'source', 'analysis', 'snapshot', 'test', 'unit_test'];
+      const types = (opts.resourceType as string[] | undefined) ?? known;
       for (const t of types) {
         if (!known.includes(t)) throw new KilnError('usage', `unknown resource type '${t}'`, { hint: `Types: ${known.join(', ')}.` });
       }

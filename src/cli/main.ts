@@ -132,7 +132,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .alias('list')
     .description('list the selected resources')
     .addOption(new Option('--output <format>', 'what to print per node').choices(['name', 'path', 'json', 'selector']).default('selector'))
-    .option('--resource-type <type...>', 'only these resource types (model, seed, source, analysis)')
+    .option('--resource-type <type...>', 'only these resource types (model, seed, source, analysis, test, unit_test)')
     .option('--output-keys <keys...>', 'keys to print with --output json'));
   action('show', (c) => c
     .description("run a model's SQL (or --inline SQL) and print the first rows")
