@@ -99,7 +99,7 @@ function nodeEntry(inv: Invocation, n: GraphNode) {
     extra_ctes: compiled ? compiled.ctes.map((c) => ({ id: c.id, sql: c.sql })) : [],
     contract: { enforced: !!(n.config.contract as { enforced?: boolean } | undefined)?.enforced, alias_types: true, checksum: null },
     access: n.config.access ?? 'protected',
-    constraints: [],
+    constraints: n.constraints ?? [],
     ...(n.resourceType === 'test' ? {
       test_metadata: n.testMetadata ? { name: n.testMetadata.name, kwargs: n.testMetadata.kwargs, namespace: n.testMetadata.namespace } : undefined,
       column_name: n.columnName ?? null, file_key_name: n.fileKeyName ?? null, attached_node: n.attachedNode ?? null,

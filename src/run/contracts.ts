@@ -20,8 +20,8 @@
 import type { Adapter, ColumnInfo, ConstraintDdl, Connection, RelationRef, TableColumnDef } from '../adapter.js';
 import type { NodeCompiler } from '../compile/compileNode.js';
 import { KilnError, type Warning } from '../errors.js';
-import { contractEnforced, contractLocation, contractSpec, type ConstraintSpec, type ContractSpec } from '../project/contracts.js';
-import { isSqlNode, type GraphNode, type SqlNode } from '../project/nodes.js';
+import { contractLocation, type ConstraintSpec, type ContractSpec } from '../project/contracts.js';
+import type { SqlNode } from '../project/nodes.js';
 import { formatTable } from '../table.js';
 import type { Materializer, SqlLog, StepResult } from './materialize.js';
 
@@ -279,28 +279,9 @@ export async function buildWithContract(
       // The header already ran on this connection for the column check.
       const insert = adapter.ddl.insertSelect(rel, contract.columns, sql, { quoteColumns: false });
       log(insert);
-      try {
-        return await conn.execute(insert);
-      } catch (e) {
-        // Rows that break a constraint: the empty table goes, the previous relation was never touched.
-        try {
-          await conn.execute(adapter.ddl.dropRelation(rel, 'table'));
-        } catch {
-          // best effort: the next run drops a leftover temporary table first
-        }
-        throw e;
-      }
+      // Rows that break a constraint fail here; the materializer drops the temporary table.
+      return conn.execute(insert);
     },
   }, log);
 }
 
-/**
- * An ephemeral model is inlined into `node` as a CTE: dbt refuses contracts on ephemeral models, so a
- * contracted one fails the model that uses it (it is never built on its own).
- */
-export function rejectContractedEphemerals(parsed: { nodes: ReadonlyMap<string, GraphNode> }, cteIds: readonly string[]): void {
-  for (const id of cteIds) {
-    const n = parsed.nodes.get(id);
-    if (n && isSqlNode(n) && contractEnforced(n.config)) contractSpec(n);
-  }
-}

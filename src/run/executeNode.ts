@@ -10,7 +10,7 @@ import type { ParsedProject } from '../compile/parse.js';
 import { KilnError, type Warning } from '../errors.js';
 import { contractSpec } from '../project/contracts.js';
 import type { SeedNode, SqlNode } from '../project/nodes.js';
-import { buildWithContract, rejectContractedEphemerals } from './contracts.js';
+import { buildWithContract } from './contracts.js';
 import type { Materializer, SqlLog, StepResult } from './materialize.js';
 import { inspectSeed } from './seedTypes.js';
 
@@ -111,7 +111,6 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
       const compileStartedAt = new Date().toISOString();
       const compiled = await services.compiler.compile(node, conn);
       const compileCompletedAt = new Date().toISOString();
-      rejectContractedEphemerals(services.parsed, compiled.ctes.map((c) => c.id));
       if (materialized === 'ephemeral') {
         return { message: 'EPHEMERAL', compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
       }

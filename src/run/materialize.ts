@@ -107,7 +107,15 @@ export class Materializer {
     const backup = this.named(target, BACKUP_SUFFIX);
     await this.dropIfExists(conn, tmp, log);
     await this.dropIfExists(conn, backup, log);
-    const result = await spec.build(tmp, false);
+    let result: StepResult;
+    try {
+      result = await spec.build(tmp, false);
+    } catch (e) {
+      // A multi-statement build (a seed's create then load) can fail after creating the temp relation.
+      this.relations.invalidate(tmp.database, tmp.schema);
+      await this.dropIfExists(conn, tmp, log).catch(() => undefined);
+      throw e;
+    }
     await this.relations.added(tmp, spec.kind);
 
     let movedAside = false;

@@ -110,6 +110,24 @@ describe('materializer strategies', () => {
   });
 });
 
+describe('a build that fails after creating its temporary relation', () => {
+  it('drops the temporary relation and keeps the old one', async () => {
+    const t = await setup({});
+    await t.build('select 1 as v');
+    const materializer = new Materializer(open!, new RelationCache(open!));
+    await expect(open!.withConnection((c) => materializer.replace(c, target, {
+      kind: 'table',
+      singleStatement: false,
+      build: async (rel) => {
+        await c.execute(`create table ${open!.renderRelation(rel)} (v integer)`);
+        throw new Error('load failed');
+      },
+    }, () => {}))).rejects.toThrow('load failed');
+    expect(await rowsOf(t.query)).toEqual([1]);
+    expect(await leftovers(t.query)).toEqual([]);
+  });
+});
+
 describe('temporary names', () => {
   it('stay within the identifier limit and stay distinct', () => {
     const long = 'a'.repeat(60);
