@@ -109,6 +109,7 @@ export const commands: Record<string, CommandFn> = {
           failures.push(e);
         }
       }
+      await wh.compiler.flush();
       const compileSeconds = (performance.now() - started) / 1000;
       const manifestStarted = performance.now();
       writeManifest(inv);

@@ -3,7 +3,8 @@
  * a second render only for nodes whose SQL depends on execute-time state. Compiled SQL is written to
  * target/compiled/<project>/<path>.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
@@ -93,24 +94,48 @@ export class NodeCompiler {
     private readonly compiledDisplayDir = 'target/compiled',
   ) {}
 
-  private readonly madeDirs = new Set<string>();
+  private readonly madeDirs = new Map<string, Promise<unknown>>();
+  private pendingWrites: Promise<void>[] = [];
+  private writeError: unknown;
 
   /**
    * Write a compiled file unless it already holds this SQL. A recursive mkdir per file, and rewriting
    * unchanged files, were most of a 10,000-model compile; each directory is made once per run.
    */
   private writeCompiled(file: string, sql: string): void {
+    // An unchanged file is the common case (re-runs) and a synchronous read is cheapest for it. Creating
+    // tens of thousands of new files costs seconds of system time: that happens off the main thread,
+    // overlapping with compiling the next nodes, and flush() waits for it.
     try {
       if (readFileSync(file, 'utf8') === sql) return;
     } catch {
       // missing: write it
     }
     const dir = dirname(file);
-    if (!this.madeDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true });
-      this.madeDirs.add(dir);
+    let made = this.madeDirs.get(dir);
+    if (!made) this.madeDirs.set(dir, (made = mkdir(dir, { recursive: true })));
+    const dirMade = made;
+    this.pendingWrites.push(this.writeSlots.run(async () => {
+      await dirMade;
+      await writeFile(file, sql);
+    }).catch((e: unknown) => {
+      this.writeError ??= e;
+    }));
+  }
+
+  /** At most this many files open at once (a project's tens of thousands would exhaust descriptors). */
+  private readonly writeSlots = new Slots(32);
+
+  /** Wait until every compiled file is written; throws the first write error. */
+  async flush(): Promise<void> {
+    while (this.pendingWrites.length) await Promise.all(this.pendingWrites.splice(0));
+    if (this.writeError) {
+      const e = this.writeError;
+      this.writeError = undefined;
+      throw new KilnError('runtime', `could not write compiled SQL under ${this.compiledDisplayDir}: ${(e as Error).message}`, {
+        hint: 'Check that the target directory is writable and the disk is not full.',
+      });
     }
-    writeFileSync(file, sql);
   }
 
   /** Where a node's compiled SQL is written, as messages name it. */
@@ -266,6 +291,24 @@ export class NodeCompiler {
     const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined };
     this.finished.set(node.uniqueId, result);
     return result;
+  }
+}
+
+/** A counting semaphore: run async jobs with at most `size` in flight, in the order they were queued. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await job();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 }
 

@@ -70,6 +70,8 @@ export interface NodeIdentity {
   connection?: Connection;
   /** Values that replace what the template would otherwise see (a unit test's `overrides:`). */
   overrides?: RenderOverrides;
+  /** The raw code is a template many nodes share (generic tests): compile it once, keyed by its text. */
+  sharedTemplate?: boolean;
 }
 
 /**

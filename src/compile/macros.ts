@@ -100,6 +100,11 @@ export class MacroRegistry {
     return this.defs.has(name);
   }
 
+  /** True when no project or package defines `name`: only Kiln's own definition (or none) exists. */
+  onlyBuiltin(name: string): boolean {
+    return (this.defs.get(name) ?? []).every((d) => d.packageName === BUILTIN_PACKAGE);
+  }
+
   /** The winning definition of `name`, or of `name` in `packageName`. */
   find(name: string, packageName?: string): MacroDef | undefined {
     if (packageName) return this.byPackage.get(packageName)?.get(name);

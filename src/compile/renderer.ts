@@ -50,14 +50,15 @@ export class Renderer {
   }
 
   private template(node: NodeIdentity): CompiledTemplate {
-    let t = this.templates.get(node.uniqueId);
+    const key = node.sharedTemplate ? `\u0000${node.rawCode}` : node.uniqueId;
+    let t = this.templates.get(key);
     if (!t) {
       try {
         t = new nunjucks.Template(node.rawCode, this.env, node.file, true) as unknown as CompiledTemplate;
       } catch (e) {
         throw translateTemplateError(e, node.file, `${node.resourceType} '${node.name}'`, node.uniqueId, 'syntax');
       }
-      this.templates.set(node.uniqueId, t);
+      this.templates.set(key, t);
     }
     return t;
   }

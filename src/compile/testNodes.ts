@@ -45,7 +45,10 @@ export interface GenericTestDecl {
   /** File and alias name: the full name, or a truncated name plus a hash when it is 64 characters or more. */
   shortName: string;
   fqn: string[];
+  /** Jinja calling the test macro; the same text for every test of one shape (values come from templateArgs). */
   rawCode: string;
+  /** `__kiln_test` while the template renders: the arguments and what is tested. */
+  templateArgs: Record<string, unknown>;
   metadata: TestMetadata;
   config: NodeConfig;
   description: string;
@@ -112,6 +115,14 @@ export function synthesizeTestNames(testType: string, targetName: string, args: 
   const identifier = `${testType}_${targetName}`;
   const full = `${identifier}_${unique}`;
   return { full, short: full.length >= 64 ? `${identifier.slice(0, 30)}_${md5(full)}` : full };
+}
+
+/** Whether an argument holds a Jinja expression (`ref('x')`, `{{ var('y') }}`), anywhere inside it. */
+function containsExpression(value: unknown, key?: string): boolean {
+  if (typeof value === 'string') return key !== 'column_name' && (LOOKS_LIKE_CALL.test(value) || /^\s*\{\{[\s\S]*\}\}\s*$/.test(value));
+  if (Array.isArray(value)) return value.some((v) => containsExpression(v));
+  if (isPlainObject(value)) return Object.values(value).some((v) => containsExpression(v));
+  return false;
 }
 
 /** A test argument as a Jinja expression: strings that look like ref()/source()/var() calls stay calls. */
@@ -207,9 +218,22 @@ export function declareGenericTest(
   const metadata: TestMetadata = { name, namespace: namespace ?? null, kwargs: args };
   const hash = md5(names.full + pyRepr(hashable({ namespace: metadata.namespace, name, kwargs: args }))).slice(-10);
 
-  // The macro call with each argument as a Jinja expression; `model` filters by the test's `where` config.
+  // The macro call: `model` filters by the test's `where` config; arguments written as ref()/source() calls
+  // stay expressions; plain values come from the node's kwargs at render time. The template text is thus
+  // the same for every test of one shape (all not_null column tests), and compiles once.
+  const targetRef = target.kind === 'sources'
+    ? 'source(__kiln_test.source, __kiln_test.name)'
+    : target.version !== undefined ? 'ref(__kiln_test.name, version=__kiln_test.version)' : 'ref(__kiln_test.name)';
+  // Values go by position (`values` or `items` as a mapping key would read as a dict method in Jinja).
+  const values: unknown[] = [];
   const call = Object.entries(args)
-    .map(([k, v]) => `${k}=${k === 'model' ? `get_where_subquery(${relation})` : jinjaExpression(v, k)}`)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => {
+      if (k === 'model') return `model=get_where_subquery(${targetRef})`;
+      if (containsExpression(v, k)) return `${k}=${jinjaExpression(v, k)}`;
+      values.push(v);
+      return `${k}=__kiln_test.args[${values.length - 1}]`;
+    })
     .join(', ');
   const macro = `${namespace ? `${namespace}.` : ''}test_${name}`;
   return {
@@ -218,6 +242,7 @@ export function declareGenericTest(
     shortName: names.short,
     fqn: [projectName, ...target.folders, names.full],
     rawCode: `{{ ${macro}(${call}) }}`,
+    templateArgs: { args: values, name: target.name, version: target.version ?? null, source: target.sourceName ?? null },
     metadata,
     config,
     description,
@@ -238,6 +263,7 @@ export interface DeclaredTest {
   fqn: string[];
   description: string;
   rawCode: string;
+  templateArgs?: Record<string, unknown>;
   config: NodeConfig;
   tags: string[];
   metadata?: TestMetadata;
@@ -270,7 +296,7 @@ export function declareTests(
     attachedTo.set(d.uniqueId, target);
     generic.push({
       uniqueId: d.uniqueId, name: d.name, packageName: target.packageName, path: `${d.shortName}.sql`, originalFilePath: target.yamlFile,
-      fqn: d.fqn, description: d.description, rawCode: d.rawCode, config: d.config, tags: column?.tags ?? [], metadata: d.metadata,
+      fqn: d.fqn, description: d.description, rawCode: d.rawCode, templateArgs: d.templateArgs, config: d.config, tags: column?.tags ?? [], metadata: d.metadata,
       columnName: d.columnName, fileKeyName: d.fileKeyName, location,
     });
   };

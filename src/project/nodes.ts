@@ -82,6 +82,8 @@ export interface SqlNode extends NodeBase {
   fileKeyName?: string;
   /** Generic tests: where in the schema YAML the test is written, for errors. */
   declaredAt?: SourceLocation;
+  /** Generic tests: `__kiln_test` for their shared template (arguments, tested relation's name). */
+  testTemplateArgs?: Record<string, unknown>;
 }
 
 /** A generic test's call as dbt records it: `test_<name>` in `namespace` (or found by dispatch) with kwargs. */

@@ -190,7 +190,7 @@ export class Invocation {
   }
 
   async close(): Promise<void> {
-    if (this.warehouse) await this.warehouse.adapter.close();
+    if (this.warehouse) await this.warehouse.compiler.flush().finally(() => this.warehouse?.adapter.close());
     this.warehouse = undefined;
   }
 }

@@ -221,6 +221,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   } catch (e) {
     hookError = e instanceof KilnError ? e : new KilnError('runtime', errorMessage(e));
   }
+  await wh.compiler.flush();
   const elapsed = (performance.now() - started) / 1000;
   writeRunResults(inv, ordered, elapsed);
   writeManifest(inv);

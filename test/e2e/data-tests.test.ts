@@ -346,7 +346,8 @@ models:
     'tests/singular_check.sql': "select * from {{ ref('stg') }} where false",
   });
   const selected = async (dir: string, args: string[]) => {
-    await runKiln(['test', ...args], dir);
+    const r = await runKiln(['test', ...args], dir);
+    if (r.code !== 0 && !r.stdout.includes("TOTAL=")) throw new Error(`kiln test ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
     return [...runResults(dir).keys()].map((k) => k.split('.')[2]).sort();
   };
 
