@@ -1,12 +1,31 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Suites that need a PostgreSQL server. They form their own project so that its global setup (a throwaway
+ * server, test/pg/globalSetup.ts) starts only when one of them is selected.
+ */
+const POSTGRES_TESTS = [
+  'test/conformance/postgres.test.ts',
+  'test/conformance/redshift-on-postgres.test.ts',
+  'test/e2e/postgres-*.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // End-to-end tests spawn the CLI; keep parallelism within the 2 cores CI has.
     maxWorkers: 2,
     minWorkers: 1,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'kiln', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_TESTS] },
+      },
+      {
+        extends: true,
+        test: { name: 'postgres', include: POSTGRES_TESTS, globalSetup: ['test/pg/globalSetup.ts'] },
+      },
+    ],
   },
 });

@@ -171,12 +171,30 @@ export interface AdapterCapabilities {
   constraintNotes?: Readonly<Partial<Record<ConstraintType, string>>>;
 }
 
+/** A node's resolved config as DDL sees it (read-only). */
+export type NodeConfigView = Readonly<Record<string, unknown>>;
+
+/**
+ * A relation the engine has just built at its final name, for {@link Adapter.afterBuild}: its kind, the
+ * node's config (`grants`, `persist_docs`, `indexes` …) and the node's documentation.
+ */
+export interface BuiltRelation {
+  relation: RelationRef;
+  kind: RelationKind;
+  config: NodeConfigView;
+  description?: string;
+  columns: readonly { name: string; description?: string }[];
+}
+
 /** Dialect DDL text. Each method returns one statement; the engine decides order and transactions. */
 export interface DdlDialect {
   createSchema(database: string | undefined, schema: string): string;
-  /** `sqlHeader` (dbt's sql_header config) goes before the statement, not inside the select. */
-  createTableAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string }): string;
-  createViewAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string }): string;
+  /**
+   * `sqlHeader` (dbt's sql_header config) goes before the statement, not inside the select. `config` is the
+   * node's config, for warehouse-specific clauses (Redshift `dist`/`sort`/`backup`/`bind`, Postgres `unlogged`).
+   */
+  createTableAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string; config?: NodeConfigView }): string;
+  createViewAs(rel: RelationRef, selectSql: string, opts: { replace: boolean; sqlHeader?: string; config?: NodeConfigView }): string;
   /**
    * Create an empty table with explicit columns (seeds; models with an enforced contract), with optional
    * column constraint clauses and table-level `constraints` clauses.
@@ -185,7 +203,7 @@ export interface DdlDialect {
    * createTable(rel, [{ name: 'id', type: 'integer', constraints: ['not null'] }], false, { constraints: ['primary key (id)'] })
    * // create table "main"."orders" (id integer not null, primary key (id))
    */
-  createTable(rel: RelationRef, columns: readonly TableColumnDef[], quoteColumns: boolean, opts?: { constraints?: readonly string[] }): string;
+  createTable(rel: RelationRef, columns: readonly TableColumnDef[], quoteColumns: boolean, opts?: { constraints?: readonly string[]; config?: NodeConfigView }): string;
   /**
    * Fill a table from a SELECT, naming the columns on both sides so the SELECT's column order does not
    * matter. `sqlHeader` goes before the statement.
@@ -259,6 +277,18 @@ export interface Adapter {
    * load job). Values never pass through SQL text.
    */
   loadSeed(conn: Connection, rel: RelationRef, seed: SeedLoad): Promise<AdapterResponse>;
+
+  /**
+   * Settings of a relation that are not part of its DDL (grants applied and revoked to match the config,
+   * relation and column comments, indexes), run right after a build on the build's connection, inside the
+   * swap's transaction where DDL is transactional. Each statement goes through `log` (target/run/).
+   */
+  afterBuild?(conn: Connection, built: BuiltRelation, log: (sql: string) => void): Promise<void>;
+  /**
+   * Views (in any schema, transitively) that `drop … cascade` of `rel` would drop with it, where the
+   * warehouse binds views to the relation they read (`capabilities.dropCascadesToDependents`).
+   */
+  dependentViews?(conn: Connection, rel: RelationRef): Promise<RelationInfo[]>;
 }
 
 /** A validated target: adapter-specific fields plus the common ones every adapter has. */

@@ -7,10 +7,12 @@ import { KilnError, type SourceLocation } from './errors.js';
 
 const loaders: Record<string, () => Promise<AdapterFactory>> = {
   duckdb: async () => (await import('../adapters/duckdb/index.js')).duckdbAdapterFactory,
+  postgres: async () => (await import('../adapters/postgres/index.js')).postgresAdapterFactory,
+  redshift: async () => (await import('../adapters/redshift/index.js')).redshiftAdapterFactory,
 };
 
 /** Adapter types that are planned but not built yet, so the error can say so rather than "unknown". */
-const planned = ['postgres', 'redshift', 'bigquery', 'snowflake'];
+const planned = ['bigquery', 'snowflake'];
 
 export function availableAdapterTypes(): string[] {
   return Object.keys(loaders);

@@ -17,7 +17,7 @@
  * const contract = contractSpec(node);               // project/contracts.ts: undefined when not enforced
  * if (contract) await buildWithContract(services, conn, node, contract, 'table', target, sql, {}, log);
  */
-import type { Adapter, ColumnInfo, ConstraintDdl, Connection, RelationRef, TableColumnDef } from '../adapter.js';
+import type { Adapter, ColumnInfo, ConstraintDdl, Connection, NodeConfigView, RelationRef, TableColumnDef } from '../adapter.js';
 import type { NodeCompiler } from '../compile/compileNode.js';
 import { KilnError, type Warning } from '../errors.js';
 import { contractLocation, type ConstraintSpec, type ContractSpec } from '../project/contracts.js';
@@ -250,7 +250,7 @@ function hasConstraints(contract: ContractSpec): boolean {
  */
 export async function buildWithContract(
   services: ContractServices, conn: Connection, node: SqlNode, contract: ContractSpec, kind: 'view' | 'table',
-  target: RelationRef, sql: string, opts: { sqlHeader?: string; beforeCommit?: () => Promise<void> }, log: SqlLog,
+  target: RelationRef, sql: string, opts: { sqlHeader?: string; beforeCommit?: () => Promise<void>; config?: NodeConfigView }, log: SqlLog,
 ): Promise<StepResult> {
   const { adapter, materializer } = services;
   if (kind === 'view') {
@@ -273,7 +273,7 @@ export async function buildWithContract(
     singleStatement: false,
     beforeCommit: opts.beforeCommit,
     build: async (rel) => {
-      const create = adapter.ddl.createTable(rel, plan.columns, false, { constraints: plan.constraints });
+      const create = adapter.ddl.createTable(rel, plan.columns, false, { constraints: plan.constraints, config: opts.config });
       log(create);
       await conn.execute(create);
       // The header already ran on this connection for the column check.

@@ -89,7 +89,14 @@ async function withHooks(
 ): Promise<StepResult> {
   await runHooks(services, conn, node, 'pre-hook', false, log);
   await runHooks(services, conn, node, 'pre-hook', true, log);
-  const result = await build(() => runHooks(services, conn, node, 'post-hook', true, log));
+  const result = await build(async () => {
+    // Grants, comments, indexes (adapters that have them): inside the swap's transaction, before post-hooks.
+    await services.adapter.afterBuild?.(conn, {
+      relation: relationRef(node), kind: node.resourceType === 'seed' || node.config.materialized === 'table' ? 'table' : 'view',
+      config: node.config, description: node.description, columns: node.columns,
+    }, log);
+    await runHooks(services, conn, node, 'post-hook', true, log);
+  });
   await runHooks(services, conn, node, 'post-hook', false, log);
   return result;
 }
@@ -124,7 +131,7 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
             hint: 'Use view, table or ephemeral.',
           });
         }
-        const opts = { sqlHeader: compiled.sqlHeader };
+        const opts = { sqlHeader: compiled.sqlHeader, config: node.config };
         result = await withHooks(services, conn, node, log, (beforeCommit) => contract
           ? buildWithContract(services, conn, node, contract, materialized, relationRef(node), sql, { ...opts, beforeCommit }, log)
           : services.materializer.fromSelect(conn, materialized, relationRef(node), sql, { ...opts, beforeCommit }, log));
@@ -171,7 +178,7 @@ export async function executeSeed(services: ExecuteServices, node: SeedNode): Pr
           singleStatement: false,
           beforeCommit,
           build: async (rel) => {
-            const create = services.adapter.ddl.createTable(rel, columns.map((c) => ({ name: c.name, type: c.nativeType })), quoteColumns);
+            const create = services.adapter.ddl.createTable(rel, columns.map((c) => ({ name: c.name, type: c.nativeType })), quoteColumns, { config: node.config });
             log(create);
             await conn.execute(create);
             log(`-- load ${node.originalFilePath} (${table.rowCount} rows)`);

@@ -9,8 +9,9 @@
  * Temporary names stay within the warehouse's identifier limit.
  */
 import { createHash } from 'node:crypto';
-import type { Adapter, AdapterResponse, Connection, RelationKind, RelationRef } from '../adapter.js';
+import type { Adapter, AdapterResponse, Connection, NodeConfigView, RelationInfo, RelationKind, RelationRef } from '../adapter.js';
 import type { RelationCache } from '../compile/relationCache.js';
+import type { Warning } from '../errors.js';
 
 export type StepResult = AdapterResponse;
 
@@ -43,8 +44,19 @@ export interface BuildSpec {
   beforeCommit?: () => Promise<void>;
 }
 
+/** A view that `drop … cascade` of a replaced relation took along, and which Kiln has not rebuilt since. */
+export interface CascadedDrop {
+  view: RelationInfo;
+  /** The relation being replaced whose previous version the view was bound to. */
+  replaced: RelationRef;
+}
+
+const relKey = (r: RelationRef) => `${r.database ?? ''}\0${r.schema}\0${r.identifier}`.toLowerCase();
+
 export class Materializer {
   private readonly schemas = new Map<string, Promise<void>>();
+  /** Views dropped with a replaced relation (Postgres binds views to it), until Kiln builds them again. */
+  private readonly cascaded = new Map<string, CascadedDrop>();
 
   constructor(
     private readonly adapter: Adapter,
@@ -68,10 +80,35 @@ export class Materializer {
     return done;
   }
 
-  private async drop(conn: Connection, rel: RelationRef, kind: RelationKind, log: SqlLog): Promise<void> {
+  private async drop(conn: Connection, rel: RelationRef, kind: RelationKind, log: SqlLog, replacing?: RelationRef): Promise<void> {
+    const cascades = this.adapter.capabilities.dropCascadesToDependents;
+    // Views bound to the relation go with it: nothing re-creates them silently; they are reported.
+    const dependents = cascades && this.adapter.dependentViews ? await this.adapter.dependentViews(conn, rel) : [];
     await this.run(conn, this.adapter.ddl.dropRelation(rel, kind), log);
-    if (this.adapter.capabilities.dropCascadesToDependents) this.relations.invalidate(rel.database, rel.schema);
+    if (cascades) this.relations.invalidate(rel.database, rel.schema);
     else await this.relations.dropped(rel);
+    for (const view of dependents) {
+      this.relations.invalidate(view.database, view.schema);
+      this.cascaded.set(relKey(view), { view, replaced: replacing ?? rel });
+    }
+  }
+
+  /** Views dropped along with a replaced relation and not rebuilt since, for the end of the run. */
+  droppedByCascade(): CascadedDrop[] {
+    return [...this.cascaded.values()];
+  }
+
+  /** One warning naming the views replaced relations took with them and nothing rebuilt, if any. */
+  cascadeWarning(): Warning | undefined {
+    const dropped = this.droppedByCascade();
+    if (dropped.length === 0) return undefined;
+    const render = (r: RelationRef) => this.adapter.renderRelation(r);
+    const list = dropped.map((d) => `${render(d.view)} (${d.view.kind === 'view' ? 'view' : d.view.kind.replace('_', ' ')} on ${render(d.replaced)})`);
+    return {
+      message: `${dropped.length === 1 ? 'a view was' : `${dropped.length} views were`} dropped with the previous version of a relation this run replaced, and not rebuilt: ${list.join(', ')}`,
+      hint: `${this.adapter.type} binds a view to the relation it reads, so replacing that relation drops the view (drop … cascade). `
+        + 'Kiln re-creates nothing silently: run the models of these views again (kiln run -s <model>), or re-create views Kiln does not manage.',
+    };
   }
 
   private async dropIfExists(conn: Connection, rel: RelationRef, log: SqlLog): Promise<void> {
@@ -85,6 +122,12 @@ export class Materializer {
 
   /** Build `spec.kind` at `target`, leaving the previous relation in place if anything fails. */
   async replace(conn: Connection, target: RelationRef, spec: BuildSpec, log: SqlLog): Promise<StepResult> {
+    const result = await this.replaceRelation(conn, target, spec, log);
+    this.cascaded.delete(relKey(target));
+    return result;
+  }
+
+  private async replaceRelation(conn: Connection, target: RelationRef, spec: BuildSpec, log: SqlLog): Promise<StepResult> {
     const caps = this.adapter.capabilities;
     await this.ensureSchema(conn, target, log);
     const existing = await this.relations.get(target, conn);
@@ -139,7 +182,7 @@ export class Materializer {
     // After commit, as dbt does: dropping inside the transaction holds locks longer (and Redshift objects).
     if (existingKind) {
       await this.relations.added(backup, existingKind);
-      await this.drop(conn, backup, existingKind, log);
+      await this.drop(conn, backup, existingKind, log, target);
     }
     // Without a transaction the post-hooks cannot roll the swap back; they run once the backup is gone so a
     // failing hook leaves no stray relation behind.
@@ -173,7 +216,7 @@ export class Materializer {
 
   private async replaceInPlace(conn: Connection, target: RelationRef, spec: BuildSpec, existingKind: RelationKind | undefined, log: SqlLog): Promise<StepResult> {
     // A relation of another kind cannot be replaced by `create or replace`; dbt drops it first too.
-    if (existingKind && existingKind !== spec.kind) await this.drop(conn, target, existingKind, log);
+    if (existingKind && existingKind !== spec.kind) await this.drop(conn, target, existingKind, log, target);
     if (spec.singleStatement) {
       const result = await spec.build(target, true);
       await this.relations.added(target, spec.kind);
@@ -198,16 +241,16 @@ export class Materializer {
   /** A view or table from one SELECT: `create [or replace] view|table … as (select …)`. */
   async fromSelect(
     conn: Connection, kind: 'view' | 'table', target: RelationRef, sql: string,
-    opts: { sqlHeader?: string; beforeCommit?: () => Promise<void> }, log: SqlLog,
+    opts: { sqlHeader?: string; beforeCommit?: () => Promise<void>; config?: NodeConfigView }, log: SqlLog,
   ): Promise<StepResult> {
     const ddl = this.adapter.ddl;
-    const sqlHeader = opts.sqlHeader;
+    const { sqlHeader, config } = opts;
     return this.replace(conn, target, {
       kind,
       singleStatement: true,
       beforeCommit: opts.beforeCommit,
       build: async (rel, replace) => {
-        const stmt = kind === 'view' ? ddl.createViewAs(rel, sql, { replace, sqlHeader }) : ddl.createTableAs(rel, sql, { replace, sqlHeader });
+        const stmt = kind === 'view' ? ddl.createViewAs(rel, sql, { replace, sqlHeader, config }) : ddl.createTableAs(rel, sql, { replace, sqlHeader, config });
         log(stmt);
         return conn.execute(stmt);
       },

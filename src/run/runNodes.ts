@@ -209,6 +209,9 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
     },
   });
 
+  // Views that a replaced relation took along (drop … cascade) and that this run did not build again.
+  const cascaded = wh.materializer.cascadeWarning();
+  if (cascaded) reporter.warn(cascaded);
   const ordered = ids.map((id) => results.get(id)!).filter(Boolean);
   const hookResults = ordered.map((r) => ({ node: { unique_id: r.uniqueId, name: inv.graph.node(r.uniqueId).name }, status: r.status, message: r.message, execution_time: r.executionTime, failures: r.failures }));
   const schemas = [...new Set(ids.filter((id) => inv.graph.node(id).resourceType !== 'unit_test').map((id) => inv.graph.node(id).relation.schema))];
