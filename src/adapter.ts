@@ -169,6 +169,40 @@ export interface AdapterCapabilities {
   constraintSupport: Readonly<Record<ConstraintType, ConstraintSupport>>;
   /** Why a type is not enforced or not supported, when that is this adapter's choice; added to the warning. */
   constraintNotes?: Readonly<Partial<Record<ConstraintType, string>>>;
+  /**
+   * The incremental strategies this adapter runs; asking a model for another is a compile error naming the
+   * model and this list. The first is the default when a model sets none (dbt: append, or merge on the
+   * warehouses whose default is merge).
+   */
+  incrementalStrategies: readonly IncrementalStrategy[];
+}
+
+/** dbt's incremental strategies. */
+export type IncrementalStrategy = 'append' | 'merge' | 'delete+insert' | 'insert_overwrite' | 'microbatch';
+
+/**
+ * One incremental step's SQL inputs: new rows are staged in `source` (a table with the model's new rows);
+ * `target` is the existing table. Column names are already quoted as the warehouse needs.
+ *
+ * @example
+ * // merge on id, updating amount: the adapter returns
+ * // merge into "main"."orders" as DBT_INTERNAL_DEST using "main"."orders__kiln_incr" as DBT_INTERNAL_SOURCE
+ * //   on (DBT_INTERNAL_SOURCE.id = DBT_INTERNAL_DEST.id) when matched then update set amount = DBT_INTERNAL_SOURCE.amount
+ * //   when not matched then insert (id, amount) values (DBT_INTERNAL_SOURCE.id, DBT_INTERNAL_SOURCE.amount)
+ */
+export interface IncrementalStep {
+  target: RelationRef;
+  source: RelationRef;
+  /** Columns to insert, in the target's order. */
+  columns: readonly string[];
+  /** unique_key columns (empty: none). */
+  uniqueKey: readonly string[];
+  /** merge: the columns a matched row updates. */
+  updateColumns: readonly string[];
+  /** incremental_predicates: SQL conditions on DBT_INTERNAL_DEST / DBT_INTERNAL_SOURCE, and-ed in. */
+  predicates: readonly string[];
+  /** insert_overwrite: the partition column whose values in `source` are replaced. */
+  partitionBy?: string;
 }
 
 /** A node's resolved config as DDL sees it (read-only). */
@@ -184,6 +218,53 @@ export interface BuiltRelation {
   config: NodeConfigView;
   description?: string;
   columns: readonly { name: string; description?: string }[];
+}
+
+/**
+ * Dialect pieces of snapshots (dbt's SCD type 2), where a warehouse differs from the portable defaults in
+ * `src/run/snapshotSql.ts`. Every method is optional; the engine builds the rest of the SQL.
+ *
+ * @example
+ * const snapshot: SnapshotDialect = {
+ *   currentTime: () => 'now()::timestamp',                       // dbt's snapshot_get_time
+ *   hash: (exprs) => `md5(${exprs.map((e) => `coalesce(cast(${e} as varchar), '')`).join(" || '|' || ")})`,
+ * };
+ */
+export interface SnapshotDialect {
+  /** The time a snapshot run stamps on check-strategy rows and hard deletes (dbt's `snapshot_get_time`). */
+  currentTime?(): string;
+  /** A text hash of the expressions, for `dbt_scd_id` (dbt's `snapshot_hash_arguments`): md5 of `a|b`. */
+  hash?(exprs: readonly string[]): string;
+  /**
+   * Statements that apply staged changes to the snapshot table, in this order, inside one transaction: close
+   * the rows staged as `update`/`delete` (set `validTo` from the staging row with the same `scdId` where the
+   * target row is current), then insert the rows staged as `insert` (dbt's `snapshot_merge_sql`).
+   *
+   * @example
+   * mergeStatements({ target: '"main"."snap"', staging: '"main"."snap__kiln_snapshot_staging"',
+   *   insertColumns: ['"id"', '"dbt_scd_id"'], validTo: 'dbt_valid_to', scdId: 'dbt_scd_id', isCurrent: (c) => `${c} is null` })
+   * // ['update "main"."snap" as t set dbt_valid_to = s.dbt_valid_to from … where …', 'insert into "main"."snap" (…) select … where s.dbt_change_type = \'insert\'']
+   */
+  mergeStatements?(p: SnapshotMerge): string[];
+  /**
+   * Add a column the source gained to the snapshot table (dbt's `create_columns`).
+   *
+   * @example
+   * addColumn('"main"."snap"', '"email"', 'VARCHAR') // alter table "main"."snap" add column "email" VARCHAR
+   */
+  addColumn?(relation: string, quotedColumn: string, dataType: string): string;
+}
+
+/** What {@link SnapshotDialect.mergeStatements} applies. Relations are rendered; column lists are quoted. */
+export interface SnapshotMerge {
+  target: string;
+  staging: string;
+  insertColumns: readonly string[];
+  /** Meta column names as configured (snapshot_meta_column_names), unquoted as dbt writes them. */
+  validTo: string;
+  scdId: string;
+  /** The condition that a row (column expression given) is current: `x is null`, or also `= dbt_valid_to_current`. */
+  isCurrent(validToExpr: string): string;
 }
 
 /** Dialect DDL text. Each method returns one statement; the engine decides order and transactions. */
@@ -213,6 +294,16 @@ export interface DdlDialect {
    * // insert into "main"."orders" (id) select id from (select 1 as id) as __kiln_sbq
    */
   insertSelect(rel: RelationRef, columns: readonly { name: string; quote?: boolean }[], selectSql: string, opts: { quoteColumns: boolean; sqlHeader?: string }): string;
+  /**
+   * The statements of one incremental step, in order (run in one transaction where DDL is transactional).
+   * Every adapter gets standard SQL from `src/run/incrementalSql.ts`; an adapter whose dialect differs
+   * returns its own here for the strategies it overrides, or undefined to keep the standard SQL.
+   */
+  incrementalSql?(strategy: IncrementalStrategy, step: IncrementalStep): string[] | undefined;
+  /** `alter table … add column`, `drop column`, and a column's type change (on_schema_change). */
+  addColumn(rel: RelationRef, column: string, type: string): string;
+  dropColumn(rel: RelationRef, column: string): string;
+  alterColumnType(rel: RelationRef, column: string, type: string): string;
   /** A column constraint clause (`not null`, `check (x > 0)`, `references t (id)`), or undefined to leave it out. */
   columnConstraint(c: ConstraintDdl): string | undefined;
   /** A table constraint clause (`constraint pk primary key (a, b)`), or undefined to leave it out. */
@@ -289,6 +380,8 @@ export interface Adapter {
    * warehouse binds views to the relation they read (`capabilities.dropCascadesToDependents`).
    */
   dependentViews?(conn: Connection, rel: RelationRef): Promise<RelationInfo[]>;
+  /** Snapshot SQL where this warehouse differs from the portable defaults (see {@link SnapshotDialect}). */
+  readonly snapshot?: SnapshotDialect;
 }
 
 /** A validated target: adapter-specific fields plus the common ones every adapter has. */

@@ -95,6 +95,9 @@ export const duckdbDdl: DdlDialect = {
   renameRelation(from, kind, to) {
     return `alter ${KIND_KEYWORD[kind]} ${renderDuckdbRelation(from)} rename to ${quoteDuckdbIdentifier(to.identifier)}`;
   },
+  addColumn: (rel, column, type) => `alter table ${renderDuckdbRelation(rel)} add column ${column} ${type}`,
+  dropColumn: (rel, column) => `alter table ${renderDuckdbRelation(rel)} drop column ${column}`,
+  alterColumnType: (rel, column, type) => `alter table ${renderDuckdbRelation(rel)} alter column ${column} set data type ${type}`,
   begin: () => 'begin transaction',
   commit: () => 'commit',
   rollback: () => 'rollback',

@@ -107,6 +107,7 @@ class DuckDBAdapter implements Adapter {
       foreign_key: 'not_supported',
       custom: 'enforced',
     },
+    incrementalStrategies: ['append', 'merge', 'delete+insert', 'insert_overwrite', 'microbatch'],
     constraintNotes: {
       foreign_key: 'A DuckDB foreign key pins the table it references (it can no longer be renamed or dropped), so the '
         + 'referenced model could not be rebuilt; Kiln leaves foreign keys out of the DDL. Test the relationship with a '

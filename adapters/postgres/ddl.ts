@@ -120,6 +120,9 @@ export function makePostgresDdl(maxIdentifierBytes = 63, warehouse = 'Postgres')
       checkIdentifierLength(to.identifier, maxIdentifierBytes, warehouse);
       return `alter ${KIND_KEYWORD[kind]} ${renderPostgresRelation(from)} rename to ${quotePostgresIdentifier(to.identifier)}`;
     },
+    addColumn: (rel, column, type) => `alter table ${renderPostgresRelation(rel)} add column ${column} ${type}`,
+    dropColumn: (rel, column) => `alter table ${renderPostgresRelation(rel)} drop column ${column} cascade`,
+    alterColumnType: (rel, column, type) => `alter table ${renderPostgresRelation(rel)} alter column ${column} type ${type} using ${column}::${type}`,
     begin: () => 'begin',
     commit: () => 'commit',
     rollback: () => 'rollback',

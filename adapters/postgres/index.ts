@@ -116,6 +116,8 @@ export class PostgresAdapter implements Adapter {
       foreign_key: 'enforced',
       custom: 'enforced',
     },
+    // MERGE needs PostgreSQL 15 or later; older servers get a clear error from the server.
+    incrementalStrategies: ['append', 'merge', 'delete+insert', 'insert_overwrite', 'microbatch'],
   };
   readonly quoteSeedColumnsByDefault: boolean = true;
   readonly ddl: DdlDialect = postgresDdl;

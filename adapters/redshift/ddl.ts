@@ -86,6 +86,8 @@ export function redshiftDdl(opts: { postgresCompatible?: boolean } = {}): DdlDia
   };
   return {
     ...base,
+    // Redshift changes a column's type only to a longer varchar, and has no USING clause.
+    alterColumnType: (rel, column, type) => `alter table ${renderPostgresRelation(rel)} alter column ${column} type ${type}`,
     createTableAs(rel, selectSql, o) {
       check(rel);
       // No `create or replace table` on Redshift: the engine swaps by rename instead.

@@ -134,6 +134,7 @@ class RedshiftAdapter extends PostgresAdapter {
     constraintNotes: {
       check: 'Redshift has no check constraints; test the rule with a data test instead.',
     },
+    incrementalStrategies: ['append', 'merge', 'delete+insert', 'microbatch'],
   };
   override readonly ddl: DdlDialect;
 

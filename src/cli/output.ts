@@ -117,7 +117,9 @@ export class TextReporter implements Reporter {
       return;
     }
     const verb = e.node.resourceType === 'seed' ? 'loaded' : 'created';
-    const resp = r.adapterResponse.rows_affected !== undefined ? `${r.message.split(' ')[0]} ${r.adapterResponse.rows_affected}` : r.message;
+    // The verb and row count, and a note the message carries in parentheses (an incremental's schema change).
+    const note = /\s(\(.*\))$/.exec(r.message)?.[1];
+    const resp = r.adapterResponse.rows_affected !== undefined ? `${r.message.split(' ')[0]} ${r.adapterResponse.rows_affected}${note ? ` ${note}` : ''}` : r.message;
     this.line(dots(`${e.index} of ${e.total} OK ${verb} ${e.description}`, green(`[${resp} in ${secs}]`)));
   }
 

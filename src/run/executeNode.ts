@@ -10,7 +10,8 @@ import type { ParsedProject } from '../compile/parse.js';
 import { KilnError, type Warning } from '../errors.js';
 import { contractSpec } from '../project/contracts.js';
 import type { SeedNode, SqlNode } from '../project/nodes.js';
-import { buildWithContract } from './contracts.js';
+import { assertContract, buildWithContract } from './contracts.js';
+import { buildIncremental, needsFullBuild } from './incremental.js';
 import type { Materializer, SqlLog, StepResult } from './materialize.js';
 import { inspectSeed } from './seedTypes.js';
 
@@ -92,7 +93,7 @@ async function withHooks(
   const result = await build(async () => {
     // Grants, comments, indexes (adapters that have them): inside the swap's transaction, before post-hooks.
     await services.adapter.afterBuild?.(conn, {
-      relation: relationRef(node), kind: node.resourceType === 'seed' || node.config.materialized === 'table' ? 'table' : 'view',
+      relation: relationRef(node), kind: node.resourceType !== 'seed' && node.config.materialized === 'view' ? 'view' : 'table',
       config: node.config, description: node.description, columns: node.columns,
     }, log);
     await runHooks(services, conn, node, 'post-hook', true, log);
@@ -124,17 +125,27 @@ export async function executeModel(services: ExecuteServices, node: SqlNode): Pr
       const sql = compiled.sql;
       let result: StepResult;
       try {
-        if (materialized !== 'view' && materialized !== 'table') {
+        const opts = { sqlHeader: compiled.sqlHeader, config: node.config };
+        const target = relationRef(node);
+        if (materialized === 'incremental') {
+          result = await withHooks(services, conn, node, log, async (beforeCommit) => {
+            if (contract && await needsFullBuild(services, conn, node, target)) {
+              return buildWithContract(services, conn, node, contract, 'table', target, sql, { ...opts, beforeCommit }, log);
+            }
+            if (contract) await assertContract(services.adapter, conn, node, contract, sql, opts.sqlHeader, log);
+            return buildIncremental(services, conn, node, target, sql, { ...opts, beforeCommit }, log);
+          });
+        } else if (materialized === 'view' || materialized === 'table') {
+          result = await withHooks(services, conn, node, log, (beforeCommit) => contract
+            ? buildWithContract(services, conn, node, contract, materialized, target, sql, { ...opts, beforeCommit }, log)
+            : services.materializer.fromSelect(conn, materialized, target, sql, { ...opts, beforeCommit }, log));
+        } else {
           throw new KilnError('compile', `materialization '${materialized}' is not available in this version of Kiln`, {
             location: { file: node.originalFilePath },
             node: node.uniqueId,
-            hint: 'Use view, table or ephemeral.',
+            hint: 'Use view, table, incremental or ephemeral.',
           });
         }
-        const opts = { sqlHeader: compiled.sqlHeader, config: node.config };
-        result = await withHooks(services, conn, node, log, (beforeCommit) => contract
-          ? buildWithContract(services, conn, node, contract, materialized, relationRef(node), sql, { ...opts, beforeCommit }, log)
-          : services.materializer.fromSelect(conn, materialized, relationRef(node), sql, { ...opts, beforeCommit }, log));
       } catch (e) {
         throw asDatabaseError(e, node, statements[statements.length - 1], services, sql);
       }

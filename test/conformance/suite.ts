@@ -262,6 +262,46 @@ unit_tests:
       });
     });
 
+    it('runs incremental models over several runs with each strategy it supports', async () => {
+      const model = (strategy: string, extra = '') => `{{ config(materialized='incremental', incremental_strategy='${strategy}', unique_key='id'${extra}) }}
+select id, v from {{ ref('src') }}`;
+      const p = project({
+        'seeds/src.csv': 'id,v\n1,a\n2,b\n',
+        'models/m_merge.sql': model('merge'),
+        'models/m_delins.sql': model('delete+insert'),
+        'models/m_append.sql': `{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns') }}
+select * from {{ ref('src') }}{% if is_incremental() %} where id > (select max(id) from {{ this }}){% endif %}`,
+      });
+      const strategies = await p.withAdapter(async (a) => a.capabilities.incrementalStrategies);
+      const run = async (csv: string) => {
+        p.write({ 'seeds/src.csv': csv });
+        const r = await p.kiln(['build']);
+        expect(r.code, r.stderr).toBe(0);
+      };
+      await run('id,v\n1,a\n2,b\n');
+      await run('id,v\n2,B\n3,c\n');
+      await run('id,v,w\n1,A,x\n4,d,y\n');
+      const expected = [{ id: 1, v: 'A' }, { id: 2, v: 'B' }, { id: 3, v: 'c' }, { id: 4, v: 'd' }];
+      if (strategies.includes('merge')) expect(await p.rows('m_merge', 'id, v')).toEqual(expected);
+      if (strategies.includes('delete+insert')) expect(await p.rows('m_delins', 'id, v')).toEqual(expected);
+      expect(await p.rows('m_append', 'id, v, w')).toEqual([
+        { id: 1, v: 'a', w: null }, { id: 2, v: 'b', w: null }, { id: 3, v: 'c', w: null }, { id: 4, v: 'd', w: 'y' },
+      ]);
+    });
+
+    it('refuses a repeated unique key before an incremental step, leaving the table as it was', async () => {
+      const p = project({
+        'seeds/src.csv': 'id,v\n1,a\n',
+        'models/m.sql': "{{ config(materialized='incremental', unique_key='id') }}select id, v from {{ ref('src') }}",
+      });
+      expect((await p.kiln(['build'])).code).toBe(0);
+      p.write({ 'seeds/src.csv': 'id,v\n1,b\n1,c\n' });
+      const r = await p.kiln(['build']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("model 'm': the unique_key (id) repeats in the new rows; nothing was changed");
+      expect(await p.rows('m', 'id, v')).toEqual([{ id: 1, v: 'a' }]);
+    });
+
     it('replaces a view with a table and back', async () => {
       const p = project({ 'models/m.sql': "{{ config(materialized='view') }}select 1 as v" });
       expect((await p.kiln(['run'])).code).toBe(0);
