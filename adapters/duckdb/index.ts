@@ -21,6 +21,7 @@ import { DuckDBPool } from './connection.js';
 import { duckdbDdl, quoteDuckdbIdentifier, renderDuckdbRelation } from './ddl.js';
 import { getDuckdbColumns, listDuckdbRelations } from './introspection.js';
 import { loadDuckdbSeed } from './seed.js';
+import { duckdbSnapshot } from './snapshot.js';
 import { duckdbSeedType, duckdbTypesMatch, normalizeDuckdbType } from './types.js';
 
 const KNOWN_FIELDS = new Set(['type', 'path', 'schema', 'database', 'threads', 'settings', 'extensions']);
@@ -116,6 +117,7 @@ class DuckDBAdapter implements Adapter {
   } satisfies AdapterCapabilities;
   readonly quoteSeedColumnsByDefault = true;
   readonly ddl = duckdbDdl;
+  readonly snapshot = duckdbSnapshot;
 
   constructor(
     private readonly pool: DuckDBPool,

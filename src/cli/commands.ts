@@ -10,7 +10,8 @@ import { profileSearchPath } from '../project/profiles.js';
 import type { GraphNode, ResourceType } from '../project/nodes.js';
 import type { SqlNode } from '../project/nodes.js';
 import { writeManifest } from '../run/artifacts.js';
-import { Invocation, KILN_VERSION } from '../run/invocation.js';
+import { Invocation, KILN_VERSION, type InvocationOptions } from '../run/invocation.js';
+import { readRetryPlan, type RetryableCommand } from '../run/retry.js';
 import { runNodes, summarizeProject } from '../run/runNodes.js';
 import { showQuery } from '../run/show.js';
 import { loadProjectFile } from '../project/projectFile.js';
@@ -40,10 +41,12 @@ async function guarded(flags: GlobalFlags, body: () => Promise<number>): Promise
 }
 
 /** Load the project for a command; close the warehouse afterwards whatever happens. */
-async function withInvocation(name: string, flags: GlobalFlags, body: (inv: Invocation) => Promise<number>): Promise<number> {
+async function withInvocation(
+  name: string, flags: GlobalFlags, body: (inv: Invocation) => Promise<number>, extra: Partial<InvocationOptions> = {},
+): Promise<number> {
   return guarded(flags, async () => {
     const reporter = makeReporter(flags);
-    const inv = await Invocation.load(invocationOptions(name, flags, reporter));
+    const inv = await Invocation.load({ ...invocationOptions(name, flags, reporter), ...extra });
     let interrupted = false;
     // First Ctrl-C: cancel and stop cleanly (run_results is still written). Second: leave at once.
     const onSignal = () => {
@@ -72,14 +75,47 @@ function selectorName(n: GraphNode): string {
   return n.fqn.join('.');
 }
 
-const run = (name: string, types: ResourceType[]): CommandFn => (flags) =>
-  withInvocation(name, flags, async (inv) => (await runNodes(inv, types)).exitCode);
+/** What each command runs. */
+const COMMAND_TYPES: Record<RetryableCommand, ResourceType[]> = {
+  run: ['model'],
+  seed: ['seed'],
+  build: ['seed', 'model', 'snapshot', 'test', 'unit_test'],
+  snapshot: ['snapshot'],
+  test: ['test', 'unit_test'],
+};
+
+const run = (name: RetryableCommand): CommandFn => (flags) =>
+  withInvocation(name, flags, async (inv) => (await runNodes(inv, COMMAND_TYPES[name])).exitCode);
 
 export const commands: Record<string, CommandFn> = {
-  run: run('run', ['model']),
-  seed: run('seed', ['seed']),
-  build: run('build', ['seed', 'model', 'test', 'unit_test']),
-  test: run('test', ['test', 'unit_test']),
+  run: run('run'),
+  seed: run('seed'),
+  build: run('build'),
+  snapshot: run('snapshot'),
+  test: run('test'),
+
+  /** Rerun what failed or was skipped last time, as that command, with its options. */
+  async retry(flags) {
+    return guarded(flags, async () => {
+      const pf = loadProjectFile(flags.projectDir, new Diagnostics(), {});
+      const display = `${pf.targetPath}/run_results.json`;
+      const plan = readRetryPlan(join(pf.dir, pf.targetPath, 'run_results.json'), display);
+      if (plan.uniqueIds.length === 0) {
+        makeReporter(flags).info(`Nothing to retry: every node of the previous '${plan.command}' succeeded.`);
+        return 0;
+      }
+      const a = plan.args;
+      const retryFlags: GlobalFlags = {
+        ...flags, target: flags.target ?? a.target, threads: flags.threads ?? (a.threads === undefined ? undefined : String(a.threads)),
+        vars: JSON.stringify(a.vars), fullRefresh: a.fullRefresh, failFast: a.failFast, storeFailures: a.storeFailures,
+        eventTimeStart: a.eventTimeStart, eventTimeEnd: a.eventTimeEnd,
+        select: plan.uniqueIds.map((id) => `unique_id:${id}`), exclude: [], selector: undefined, indirectSelection: 'empty',
+      };
+      return withInvocation(plan.command, retryFlags, async (inv) => (await runNodes(inv, COMMAND_TYPES[plan.command])).exitCode, {
+        retryBatches: plan.retryBatches,
+      });
+    });
+  },
 
   async parse(flags) {
     return withInvocation('parse', flags, async (inv) => {
@@ -97,7 +133,7 @@ export const commands: Record<string, CommandFn> = {
         out(await compileInline(inv, opts.inline));
         return 0;
       }
-      const ids = inv.select(['model', 'analysis', 'test']);
+      const ids = inv.select(['model', 'analysis', 'snapshot', 'test']);
       const started = performance.now();
       // Like dbt, one node that fails to compile does not stop the others; every error is reported.
       const failures: KilnError[] = [];

@@ -10,6 +10,7 @@ import type { InvocationOptions } from '../run/invocation.js';
 import { KILN_VERSION } from '../run/invocation.js';
 import type { Reporter } from '../run/reporter.js';
 import type { IndirectSelection } from '../graph/selectors.js';
+import { parseEventTime } from '../run/microbatch.js';
 import { commands } from './commands.js';
 import { JsonReporter, printFatal, TextReporter, type LogFormat } from './output.js';
 
@@ -26,6 +27,8 @@ export interface GlobalFlags {
   failFast?: boolean;
   storeFailures?: boolean;
   indirectSelection?: IndirectSelection;
+  eventTimeStart?: string;
+  eventTimeEnd?: string;
   logFormat: LogFormat;
   quiet?: boolean;
   debug?: boolean;
@@ -65,12 +68,36 @@ export function invocationOptions(command: string, flags: GlobalFlags, reporter:
     failFast: !!flags.failFast,
     storeFailures: !!flags.storeFailures,
     indirectSelection: flags.indirectSelection ?? (process.env.DBT_INDIRECT_SELECTION as IndirectSelection | undefined) ?? 'eager',
+    ...eventTimeWindow(flags),
     select: flags.select ?? [],
     exclude: flags.exclude ?? [],
     selector: flags.selector,
     reporter,
     partialParse: flags.partialParse,
   };
+}
+
+/** --event-time-start / --event-time-end as dates, checked. */
+function eventTimeWindow(flags: GlobalFlags): { eventTimeStart?: Date; eventTimeEnd?: Date } {
+  const parse = (flag: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const d = parseEventTime(value);
+    if (!d) throw new KilnError('usage', `${flag} '${value}' is not a date`, { hint: `Write it as 2024-01-01 or 2024-01-01T06:00:00 (UTC).` });
+    return d;
+  };
+  const eventTimeStart = parse('--event-time-start', flags.eventTimeStart);
+  const eventTimeEnd = parse('--event-time-end', flags.eventTimeEnd);
+  if (eventTimeStart && eventTimeEnd && eventTimeStart >= eventTimeEnd) {
+    throw new KilnError('usage', `--event-time-start (${flags.eventTimeStart}) must be before --event-time-end (${flags.eventTimeEnd})`);
+  }
+  return { eventTimeStart, eventTimeEnd };
+}
+
+/** Options of the commands that build microbatch models. */
+function eventTimeOptions(cmd: Command): Command {
+  return cmd
+    .option('--event-time-start <time>', 'microbatch models: run the batches from this time (2024-01-01 or 2024-01-01T06:00:00, UTC)')
+    .option('--event-time-end <time>', 'microbatch models: … up to (not including) this time');
 }
 
 /** Options every command that loads a project takes. */
@@ -124,9 +151,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
   action('debug', (c) => c.description('show the project, profile and target in use, and test the connection'), false);
   action('parse', (c) => c.description('read the project, check it, and write target/manifest.json'), false);
   action('compile', (c) => c.description('render selected models to SQL in target/compiled/ (prints it when one is selected)').option('--inline <sql>', 'compile this SQL instead of project nodes'));
-  action('run', (c) => c.description('build the selected models').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure'));
+  action('run', (c) => eventTimeOptions(c.description('build the selected models').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure')));
   action('seed', (c) => c.description('load seed CSVs into tables').option('--full-refresh', 'accepted for dbt compatibility (seeds always fully reload)').option('-x, --fail-fast', 'stop at the first failure'));
-  action('build', (c) => testOptions(c.description('load seeds, build models and run their tests, in one DAG order (a failing test skips what is downstream)').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure')));
+  action('build', (c) => eventTimeOptions(testOptions(c.description('load seeds, build models and run their tests, in one DAG order (a failing test skips what is downstream)').option('--full-refresh', 'rebuild incremental models from scratch').option('-x, --fail-fast', 'stop at the first failure'))));
+  action('retry', (c) => c.description('rerun what failed or was skipped in the previous run, with its options (a microbatch model: only its failed batches)'), false);
+  action('snapshot', (c) => c.description('run the selected snapshots: record changed rows of their queries as history (SCD type 2)').option('--full-refresh', 'accepted for dbt compatibility (snapshots are never rebuilt)').option('-x, --fail-fast', 'stop at the first failure'));
   action('test', (c) => testOptions(c.description('run the selected data tests and unit tests').option('-x, --fail-fast', 'stop at the first failure')));
   action('ls', (c) => c
     .alias('list')

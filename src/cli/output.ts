@@ -5,6 +5,7 @@
 import { formatWarning, type KilnError, type Warning } from '../errors.js';
 import type { NodeEventInfo, Reporter } from '../run/reporter.js';
 import type { NodeResult } from '../run/results.js';
+import type { BatchEvent } from '../run/microbatch.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -42,7 +43,7 @@ function count(c: Counts, r: NodeResult): void {
   c.TOTAL++;
   if (r.status === 'success' || r.status === 'pass') c.PASS++;
   else if (r.status === 'warn') c.WARN++;
-  else if (r.status === 'error' || r.status === 'fail') c.ERROR++;
+  else if (r.status === 'error' || r.status === 'fail' || r.status === 'partial success') c.ERROR++;
   else if (r.status === 'skipped') c.SKIP++;
 }
 
@@ -111,6 +112,11 @@ export class TextReporter implements Reporter {
       this.line(dots(`${e.index} of ${e.total} ${r.status === 'pass' ? 'PASS' : r.status.toUpperCase()}${count} ${e.description}`, `[${word}${count} in ${secs}]`));
       return;
     }
+    if (r.status === 'partial success') {
+      this.failures.push({ event: e, result: r });
+      this.line(dots(`${e.index} of ${e.total} PARTIAL SUCCESS creating ${e.description}`, yellow(`[${r.message} in ${secs}]`)));
+      return;
+    }
     if (r.status === 'error' || r.status === 'fail') {
       this.failures.push({ event: e, result: r });
       this.line(dots(`${e.index} of ${e.total} ERROR ${isTest(e) ? 'running' : 'creating'} ${e.description}`, red(`[ERROR in ${secs}]`)));
@@ -121,6 +127,12 @@ export class TextReporter implements Reporter {
     const note = /\s(\(.*\))$/.exec(r.message)?.[1];
     const resp = r.adapterResponse.rows_affected !== undefined ? `${r.message.split(' ')[0]} ${r.adapterResponse.rows_affected}${note ? ` ${note}` : ''}` : r.message;
     this.line(dots(`${e.index} of ${e.total} OK ${verb} ${e.description}`, green(`[${resp} in ${secs}]`)));
+  }
+
+  batch(e: NodeEventInfo, b: BatchEvent): void {
+    const secs = `${b.executionTime.toFixed(2)}s`;
+    const word = b.status === 'success' ? green(`OK in ${secs}`) : red(`ERROR in ${secs}`);
+    this.line(dots(`  batch ${b.index}/${b.total} of ${e.node.name} [${b.start}, ${b.end})`, `[${word}]`));
   }
 
   summary(results: readonly NodeResult[], elapsed: number): void {
@@ -203,6 +215,13 @@ export class JsonReporter implements Reporter {
 
   nodeStart(e: NodeEventInfo): void {
     this.emit('info', 'node_start', { node: this.nodeInfo(e) });
+  }
+
+  batch(e: NodeEventInfo, b: BatchEvent): void {
+    this.emit(b.status === 'success' ? 'info' : 'error', 'batch_finish', {
+      node: this.nodeInfo(e), batch: b.index, batches: b.total, event_time_start: b.start, event_time_end: b.end,
+      status: b.status, execution_time: Number(b.executionTime.toFixed(4)), message: b.message,
+    });
   }
 
   nodeFinish(e: NodeEventInfo, r: NodeResult): void {

@@ -10,7 +10,7 @@ import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { closeMatches } from '../suggest.js';
-import type { ExecuteResolvers, RenderOverrides } from './context.js';
+import type { ExecuteResolvers, NodeIdentity, RenderOverrides } from './context.js';
 import type { ParsedProject } from './parse.js';
 import { hasPlaceholders, substitutePlaceholders } from './placeholders.js';
 import { Relation, type RelationRenderer } from './relation.js';
@@ -27,8 +27,11 @@ export interface CompiledSql {
 
 export const EPHEMERAL_PREFIX = '__dbt__cte__';
 
-/** How a unit test compiles its model: given inputs become CTEs, overrides apply, nothing is written. */
-export interface UnitTestCompileOptions {
+/**
+ * A compile with some inputs replaced (a unit test's fixtures, a microbatch batch's filtered upstreams):
+ * always re-rendered, overrides applied, nothing written or cached.
+ */
+export interface InputsCompileOptions {
   /**
    * The relation for a ref() the model makes (already resolved to `target`): a CTE name (a fixture) or a
    * Relation; undefined for the usual relation (an ephemeral one is then inlined as usual).
@@ -45,11 +48,14 @@ export interface UnitTestCompileOptions {
   isIncremental?: boolean;
   /** The session execute-time queries of the template run on. */
   connection?: Connection;
+  /** A microbatch batch (`model.batch`). */
+  batch?: NodeIdentity['batch'];
 }
 
 /** A node's compiled file under target/compiled/<package>/: generic tests go under their YAML file's path, as in dbt. */
 export function compiledFileOf(node: { originalFilePath: string; path?: string; testMetadata?: unknown }): string {
-  return node.testMetadata ? `${node.originalFilePath}/${node.path}` : node.originalFilePath;
+  // Generic tests and YAML-defined snapshots live in a YAML file: their SQL goes in a folder named after it.
+  return node.testMetadata || /\.ya?ml$/.test(node.originalFilePath) ? `${node.originalFilePath}/${node.path}` : node.originalFilePath;
 }
 
 /** Skip leading whitespace and SQL comments; return the index of the first real token. */
@@ -203,7 +209,7 @@ export class NodeCompiler {
    * Compile a model for a unit test: always rendered again (execute phase) with `opts`' relations and
    * overrides; fixture CTEs first, then the ephemeral models still read. Not cached, nothing is written.
    */
-  async compileForUnitTest(node: SqlNode, opts: UnitTestCompileOptions): Promise<CompiledSql> {
+  async compileWithInputs(node: SqlNode, opts: InputsCompileOptions): Promise<CompiledSql> {
     const ephemerals: SqlNode[] = [];
     const asRelation = (r: string | Relation) => (typeof r === 'string' ? new Relation(undefined, '', r, 'cte', this.renderer) : r);
     const resolvers: ExecuteResolvers = {
@@ -223,7 +229,7 @@ export class NodeCompiler {
       ...(opts.this !== undefined ? { this: () => asRelation(opts.this!) } : {}),
     };
     const macros: Record<string, unknown> = { is_incremental: opts.isIncremental ?? false, ...(opts.overrides?.macros ?? {}) };
-    const identity = { ...this.parsed.identityOf(node), connection: opts.connection, overrides: { ...opts.overrides, macros } };
+    const identity = { ...this.parsed.identityOf(node), connection: opts.connection, overrides: { ...opts.overrides, macros }, batch: opts.batch };
     const out = await this.parsed.renderer.renderExecute(identity, resolvers);
     let body = out.sql;
     if (hasPlaceholders(body)) body = body.replace(/[\u0002\u0003]/g, '');

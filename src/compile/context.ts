@@ -72,6 +72,8 @@ export interface NodeIdentity {
   overrides?: RenderOverrides;
   /** The raw code is a template many nodes share (generic tests): compile it once, keyed by its text. */
   sharedTemplate?: boolean;
+  /** A microbatch model's current batch (`model.batch` in templates). */
+  batch?: { id: string; event_time_start: string; event_time_end: string };
 }
 
 /**
@@ -496,6 +498,7 @@ export function buildContext(
         unique_id: node.uniqueId, name: node.name, resource_type: node.resourceType, package_name: node.packageName,
         original_file_path: node.file, fqn: node.fqn, config: cfg, tags: cfg.tags ?? [], raw_code: node.rawCode,
         raw_sql: node.rawCode, alias: node.relation?.identifier ?? node.name, schema: node.relation?.schema, database: node.relation?.database,
+        batch: node.batch ?? null,
       };
     },
   });

@@ -21,6 +21,7 @@ import { renderInWorker } from './parseInWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
 import { contractSpec } from '../project/contracts.js';
+import { applyLegacyTarget, snapshotNames, snapshotSkeletons, snapshotSpec } from './snapshotNodes.js';
 
 const MODEL_DEFAULTS: NodeConfig = {
   enabled: true, materialized: 'view', tags: [], 'pre-hook': [], 'post-hook': [], persist_docs: {}, quoting: {},
@@ -166,7 +167,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
    * Project-file configs for a node: a package's own dbt_project.yml tree first, then the root project's
    * tree (which can configure package nodes under `models: {pkg: …}`) on top.
    */
-  const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources' | 'tests', pkg: string, fqn: string[]): NodeConfig => {
+  const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources' | 'tests' | 'snapshots', pkg: string, fqn: string[]): NodeConfig => {
     const own = pkg === project.name ? {} : project.packageFiles.get(pkg)?.trees[section].resolve(fqn) ?? {};
     return renderTreeConfig(mergeConfig(own, project.file.trees[section].resolve(fqn)), pkg);
   };
@@ -270,6 +271,11 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     ...project.models.map((f) => skeleton(f, 'model', 'models')),
     ...project.analyses.map((f) => skeleton(f, 'analysis', 'analyses')),
   ];
+  // Snapshots ({% snapshot %} blocks and YAML `relation:` entries) render like models and are ref-able.
+  for (const p of snapshotSkeletons({ project, target, diags, treeConfig: (pkg, fqn) => treeConfig('snapshots', pkg, fqn) })) {
+    claim(p.node, p.node.declaredAt ?? { file: p.node.originalFilePath });
+    pending.push(p);
+  }
   const tests = declareTests(project, versionedFiles);
   const testPending = [
     ...tests.generic.map(testSkeleton),
@@ -324,6 +330,8 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
   // Contracts are checked as configured (typed columns, well-formed constraints) before anything runs.
   for (const p of pending) if (p.node.resourceType === 'model' && p.node.config.enabled !== false) contractSpec(p.node);
+  // Snapshot configs (strategy, unique_key, updated_at / check_cols …) are checked as dbt does, at parse time.
+  for (const p of pending) if (p.node.resourceType === 'snapshot' && p.node.config.enabled !== false) snapshotSpec(p.node);
 
   for (const file of project.seeds) {
     const patch = project.patches.get(patchKey('seeds', file.packageName, file.name));
@@ -396,6 +404,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   };
   const ownNames = new Map(Object.entries(filesBySection).map(([section, files]) =>
     [section, new Set(files.filter((f) => f.packageName === project.name).map((f) => f.name))]));
+  for (const name of snapshotNames(pending, project.name)) ownNames.get('snapshots')!.add(name);
   for (const [key, patch] of project.patches) {
     if (key !== patchKey(patch.resourceType, project.name, patch.name)) continue; // packages' YAML is not the user's
     const names = ownNames.get(patch.resourceType)!;
@@ -414,7 +423,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const nativeNaming = naming.every((m) => [m, `default__${m}`, ...opts.adapterPrefixes.map((p) => `${p}__${m}`)].every((n) => renderer.macros.onlyBuiltin(n)));
   const relationOwners = new Map<string, string>();
   for (const node of nodes.values()) {
-    if (node.resourceType !== 'model' && node.resourceType !== 'seed' && node.resourceType !== 'test') continue;
+    if (node.resourceType !== 'model' && node.resourceType !== 'seed' && node.resourceType !== 'test' && node.resourceType !== 'snapshot') continue;
     const cached = nativeNaming ? builtinRelation(node, target) : node.resourceType !== 'seed' ? opts.cache?.relationFor(node, target, project) : undefined;
     if (cached) {
       node.relation = cached;
@@ -435,6 +444,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
         opts.cache?.storeRelation(node, target, project, node.relation, { varsRead: [...record.varsRead], envRead: [...record.envRead] });
       }
     }
+    if (node.resourceType === 'snapshot') applyLegacyTarget(node);
     if (node.config.materialized === 'ephemeral' || node.resourceType === 'test') continue;
     const key = `${node.relation.database ?? ''}.${node.relation.schema}.${node.relation.identifier}`.toLowerCase();
     const owner = relationOwners.get(key);

@@ -86,3 +86,24 @@ export class Relation {
     return { database: this.database, schema: this.schema, identifier: this.identifier, type: this.type };
   }
 }
+
+/**
+ * An upstream relation seen from one microbatch batch: it prints as the rows of the batch's window only
+ * (`{{ ref('events') }}` → a filtered subquery, dbt's semantics), while `.render()` gives the whole relation.
+ */
+export class EventTimeFilteredRelation extends Relation {
+  constructor(
+    base: Relation,
+    private readonly renderer_: RelationRenderer,
+    private readonly column: string,
+    private readonly start: string,
+    private readonly end: string,
+  ) {
+    super(base.database, base.schema, base.identifier, base.type, renderer_);
+  }
+
+  override toString(): string {
+    const alias = this.renderer_.quoteIdentifier(`_dbt_et_filter_subq_${this.identifier}`);
+    return `(select * from ${this.render()} where ${this.column} >= ${this.start} and ${this.column} < ${this.end}) ${alias}`;
+  }
+}

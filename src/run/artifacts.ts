@@ -10,6 +10,7 @@ import { writeJsonAtomic } from '../project/files.js';
 import type { GraphNode } from '../project/nodes.js';
 import type { Invocation } from './invocation.js';
 import { KILN_VERSION } from './invocation.js';
+import { formatEventTime } from './microbatch.js';
 import type { NodeResult } from './results.js';
 
 const DBT_VERSION_COMPAT = '1.8.0';
@@ -174,7 +175,7 @@ export function writeRunResults(inv: Invocation, results: readonly NodeResult[],
       compiled: r.compiledCode !== undefined,
       compiled_code: r.compiledCode ?? null,
       relation_name: r.relationName ?? null,
-      batch_results: null,
+      batch_results: r.batchResults ?? null,
     })),
     elapsed_time: elapsedSeconds,
     args: {
@@ -188,6 +189,10 @@ export function writeRunResults(inv: Invocation, results: readonly NodeResult[],
       fail_fast: inv.opts.failFast,
       vars: inv.opts.vars,
       project_dir: inv.project.dir,
+      event_time_start: inv.opts.eventTimeStart ? formatEventTime(inv.opts.eventTimeStart) : null,
+      event_time_end: inv.opts.eventTimeEnd ? formatEventTime(inv.opts.eventTimeEnd) : null,
+      store_failures: !!inv.opts.storeFailures,
+      indirect_selection: inv.opts.indirectSelection ?? 'eager',
     },
   });
 }

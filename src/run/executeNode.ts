@@ -22,6 +22,8 @@ export interface ExecuteServices {
   compiler: NodeCompiler;
   materializer: Materializer;
   runDir: string;
+  /** How many nodes run at once (the connection pool's size). */
+  threads?: number;
   /** Non-fatal findings while building a node (constraints a warehouse will not enforce); the reporter's warn. */
   warn?: (warning: Warning) => void;
 }
@@ -39,7 +41,7 @@ export function hookSql(hook: unknown): string {
   return '';
 }
 
-function writeRunFile(services: ExecuteServices, node: SqlNode | SeedNode, statements: string[]): void {
+export function writeRunFile(services: ExecuteServices, node: SqlNode | SeedNode, statements: string[]): void {
   const file = join(services.runDir, node.packageName, node.originalFilePath.replace(/\.csv$/, '.sql'));
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
@@ -84,7 +86,7 @@ async function runHooks(
  * post-hook rolls the new relation back (where DDL is transactional); hooks marked transaction: false
  * run before and after.
  */
-async function withHooks(
+export async function withHooks(
   services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, log: SqlLog,
   build: (beforeCommit: () => Promise<void>) => Promise<StepResult>,
 ): Promise<StepResult> {
@@ -102,7 +104,7 @@ async function withHooks(
   return result;
 }
 
-function relationRef(node: SqlNode | SeedNode): RelationRef {
+export function relationRef(node: SqlNode | SeedNode): RelationRef {
   return { database: node.relation.database, schema: node.relation.schema, identifier: node.relation.identifier };
 }
 

@@ -24,6 +24,10 @@ export interface IncrementalOptions {
   beforeCommit?: () => Promise<void>;
   /** Microbatch: conditions that select the batch's window in the target (replaced by the new rows). */
   windowPredicates?: readonly string[];
+  /** The table is known to exist (a later microbatch batch of a full build): never rebuild it. */
+  incrementalOnly?: boolean;
+  /** Suffix of the staging table (batches running side by side each need their own). */
+  stagingSuffix?: string;
 }
 
 function configError(node: SqlNode, message: string, hint: string): KilnError {
@@ -180,7 +184,7 @@ export async function buildIncremental(
   const mode = schemaChangeMode(node);
   const predicates = [...(stringList(node, 'incremental_predicates') ?? []), ...(opts.windowPredicates ?? [])];
   const partitionBy = strategy === 'insert_overwrite' ? partitionColumn(node) : undefined;
-  if (await needsFullBuild(services, conn, node, target)) {
+  if (!opts.incrementalOnly && await needsFullBuild(services, conn, node, target)) {
     return materializer.fromSelect(conn, 'table', target, sql, { sqlHeader: opts.sqlHeader, config: opts.config, beforeCommit: opts.beforeCommit }, log);
   }
 
@@ -188,7 +192,7 @@ export async function buildIncremental(
     log(stmt);
     return conn.execute(stmt);
   };
-  const staged: RelationRef = { ...target, identifier: suffixedName(target.identifier, INCREMENTAL_SUFFIX, adapter.capabilities.maxIdentifierLength) };
+  const staged: RelationRef = { ...target, identifier: suffixedName(target.identifier, opts.stagingSuffix ?? INCREMENTAL_SUFFIX, adapter.capabilities.maxIdentifierLength) };
   const stale = await services.relations.get(staged, conn);
   if (stale) await run(adapter.ddl.dropRelation(staged, stale.kind));
   await run(adapter.ddl.createTableAs(staged, sql, { replace: false, sqlHeader: opts.sqlHeader }));

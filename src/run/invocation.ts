@@ -22,6 +22,7 @@ import type { ResourceType } from '../project/nodes.js';
 import { resolveTarget, type ResolvedTarget } from '../project/profiles.js';
 import { loadAdapterFactory } from '../registry.js';
 import { Materializer } from './materialize.js';
+import type { BatchWindow } from './microbatch.js';
 import type { Reporter } from './reporter.js';
 import { Redactor } from './redact.js';
 
@@ -47,6 +48,11 @@ export interface InvocationOptions {
   storeFailures?: boolean;
   /** Which tests of selected nodes are selected too (dbt's --indirect-selection); eager by default. */
   indirectSelection?: IndirectSelection;
+  /** --event-time-start / --event-time-end: the window microbatch models run for. */
+  eventTimeStart?: Date;
+  eventTimeEnd?: Date;
+  /** `kiln retry`: the batches of each microbatch model that failed last time (run only those). */
+  retryBatches?: Map<string, BatchWindow[]>;
   select: string[];
   exclude: string[];
   selector?: string;

@@ -5,6 +5,7 @@
 import type { Warning } from '../errors.js';
 import type { GraphNode } from '../project/nodes.js';
 import type { NodeResult } from './results.js';
+import type { BatchEvent } from './microbatch.js';
 
 export interface NodeEventInfo {
   index: number;
@@ -20,6 +21,8 @@ export interface Reporter {
   debug(message: string, data?: Record<string, unknown>): void;
   nodeStart(e: NodeEventInfo): void;
   nodeFinish(e: NodeEventInfo, result: NodeResult): void;
+  /** One batch of a microbatch model finished (`batch 7/31`). */
+  batch(e: NodeEventInfo, batch: BatchEvent): void;
   /** A line a macro logged with log(msg, info=True) or print(). */
   templateLog(level: 'info' | 'debug' | 'warn', message: string, node?: string): void;
   summary(results: readonly NodeResult[], elapsedSeconds: number): void;
@@ -33,6 +36,7 @@ export class MemoryReporter implements Reporter {
   debug(message: string) { this.lines.push({ event: 'debug', data: { message } }); }
   nodeStart(e: NodeEventInfo) { this.lines.push({ event: 'nodeStart', data: { id: e.node.uniqueId } }); }
   nodeFinish(e: NodeEventInfo, r: NodeResult) { this.lines.push({ event: 'nodeFinish', data: { id: e.node.uniqueId, status: r.status } }); }
+  batch(e: NodeEventInfo, b: BatchEvent) { this.lines.push({ event: 'batch', data: { id: e.node.uniqueId, index: b.index, status: b.status } }); }
   templateLog(level: string, message: string) { this.lines.push({ event: 'log', data: { level, message } }); }
   summary(results: readonly NodeResult[]) { this.lines.push({ event: 'summary', data: { count: results.length } }); }
 }

@@ -1,6 +1,6 @@
 /** What running one node produced, in dbt's run_results vocabulary. */
 
-export type NodeStatus = 'success' | 'error' | 'skipped' | 'warn' | 'pass' | 'fail';
+export type NodeStatus = 'success' | 'error' | 'skipped' | 'warn' | 'pass' | 'fail' | 'partial success';
 
 export interface TimingInfo {
   name: 'compile' | 'execute';
@@ -24,6 +24,8 @@ export interface NodeResult {
   threadId: string;
   /** Tests: lines shown under the result line — the first failing rows as a table, a unit test's diff. */
   detail?: string;
+  /** Microbatch models: which batch windows succeeded and which failed (run_results `batch_results`). */
+  batchResults?: { successful: [string, string][]; failed: [string, string][] };
 }
 
 /** What running one data test or unit test found; the runner turns it into a NodeResult. */

@@ -9,8 +9,10 @@ import type { ProjectGraph } from '../graph/dag.js';
 import { testedNodes } from '../graph/selectors.js';
 import { executeDataTest, storesFailures } from './executeTest.js';
 import { executeUnitTest } from './unitTest.js';
+import { executeMicrobatch, type BatchResult, type MicrobatchRequest } from './microbatch.js';
 import { writeManifest, writeRunResults } from './artifacts.js';
 import { executeModel, executeSeed, hookSql, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
+import { executeSnapshot } from './snapshot.js';
 import type { Invocation } from './invocation.js';
 import type { NodeEventInfo } from './reporter.js';
 import type { NodeResult, TestOutcome } from './results.js';
@@ -28,6 +30,7 @@ function describe(node: RunnableNode): string {
   if (node.resourceType === 'unit_test') return `unit_test ${node.model}::${node.name}`;
   const rel = `${node.relation.schema}.${node.relation.identifier}`;
   if (node.resourceType === 'seed') return `seed file ${rel}`;
+  if (node.resourceType === 'snapshot') return `snapshot ${rel}`;
   return `sql ${String(node.config.materialized)} model ${rel}`;
 }
 
@@ -35,7 +38,7 @@ type RunnableNode = SqlNode | SeedNode | UnitTestNode;
 
 /** Whether a selected node does anything when run (ephemeral models and analyses do not). */
 function isRunnable(n: GraphNode): boolean {
-  return n.resourceType === 'seed' || n.resourceType === 'test' || n.resourceType === 'unit_test'
+  return n.resourceType === 'seed' || n.resourceType === 'test' || n.resourceType === 'unit_test' || n.resourceType === 'snapshot'
     || (n.resourceType === 'model' && n.config.materialized !== 'ephemeral');
 }
 
@@ -114,14 +117,12 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   const wh = await inv.openWarehouse();
   const services: ExecuteServices = {
     parsed: inv.parsed, adapter: wh.adapter, relations: wh.relations, compiler: wh.compiler, materializer: wh.materializer, runDir: `${inv.targetDir}/run`,
-    warn: (w) => reporter.warn(w),
+    warn: (w) => reporter.warn(w), threads: inv.threads,
   };
   const results = new Map<string, NodeResult>();
   let started_count = 0;
   const total = ids.length;
   reporter.info(`Found ${summarizeProject(inv)}`);
-  const notRun = notYetSupported(inv);
-  if (notRun) reporter.warn({ message: `not run by this version of Kiln: ${notRun}`, hint: 'Snapshots arrive in a later version; everything else runs as usual.' });
   if (total === 0) reporter.info(`Nothing to do: the selection matched no ${types.map((t) => (t === 'unit_test' ? 'unit tests' : `${t}s`)).join(' or ')}.`);
 
   await runProjectHooks(inv, 'on-run-start', {});
@@ -174,7 +175,10 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
           reporter.nodeFinish(event, result);
           return outcome.status === 'fail' ? 'failed' : 'ok';
         }
-        const outcome: ExecuteOutcome = node.resourceType === 'seed' ? await executeSeed(services, node) : await executeModel(services, node);
+        const outcome: ExecuteOutcome & { batchResults?: BatchResult[] } = node.resourceType === 'seed' ? await executeSeed(services, node)
+          : node.resourceType === 'snapshot' ? await executeSnapshot(services, node)
+          : isMicrobatch(node) ? await executeMicrobatch(services, node, microbatchRequest(inv, id), (b) => reporter.batch(event, b))
+          : await executeModel(services, node);
         result = {
           uniqueId: id, status: 'success', message: outcome.message,
           executionTime: (performance.now() - t0) / 1000,
@@ -192,6 +196,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
           failures: null, compiledCode: outcome.compiledCode, threadId: `Thread-${thread}`,
           relationName: wh.adapter.renderRelation(node.relation),
         };
+        if (outcome.batchResults) applyBatchResults(result, outcome.batchResults, inv);
       } catch (e) {
         const err = e instanceof KilnError ? e : new KilnError('runtime', errorMessage(e), { node: id });
         result = {
@@ -205,7 +210,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
       }
       results.set(id, result);
       reporter.nodeFinish(event, result);
-      return result.status === 'error' ? 'failed' : 'ok';
+      return result.status === 'error' || result.status === 'partial success' ? 'failed' : 'ok';
     },
   });
 
@@ -230,20 +235,35 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   writeManifest(inv);
   reporter.summary(ordered, elapsed);
   if (hookError) throw hookError;
-  return { results: ordered, elapsedSeconds: elapsed, exitCode: ordered.some((r) => r.status === 'error' || r.status === 'fail') ? 1 : 0 };
+  return { results: ordered, elapsedSeconds: elapsed, exitCode: ordered.some((r) => r.status === 'error' || r.status === 'fail' || r.status === 'partial success') ? 1 : 0 };
+}
+
+function isMicrobatch(node: RunnableNode): node is SqlNode {
+  return node.resourceType === 'model' && node.config.materialized === 'incremental' && node.config.incremental_strategy === 'microbatch';
+}
+
+/** The window a microbatch model runs for: --event-time-start/end, or (kiln retry) the batches that failed. */
+function microbatchRequest(inv: Invocation, id: string): MicrobatchRequest {
+  return { eventTimeStart: inv.opts.eventTimeStart, eventTimeEnd: inv.opts.eventTimeEnd, batches: inv.opts.retryBatches?.get(id) };
+}
+
+/** A microbatch model succeeds when every batch did, is a partial success when some did, else an error. */
+function applyBatchResults(result: NodeResult, batches: readonly BatchResult[], inv: Invocation): void {
+  const ok = batches.filter((b) => b.status === 'success');
+  const failed = batches.filter((b) => b.status === 'error');
+  result.batchResults = { successful: ok.map((b) => [b.start, b.end]), failed: failed.map((b) => [b.start, b.end]) };
+  if (failed.length === 0) return;
+  result.status = ok.length ? 'partial success' : 'error';
+  result.message = `${ok.length} of ${batches.length} batches succeeded`;
+  result.errorDetail = inv.redactor.scrub([
+    `${failed.length} batch${failed.length === 1 ? '' : 'es'} failed (kiln retry runs only these):`,
+    ...failed.map((b) => `  [${b.start}, ${b.end}): ${b.message}`),
+  ].join('\n'));
 }
 
 /** A unit test, run against the model it tests. */
 function runUnitTest(services: ExecuteServices, node: UnitTestNode): Promise<TestOutcome> {
   return executeUnitTest(services, node, services.parsed.nodes.get(node.dependsOn[0]) as SqlNode);
-}
-
-/** What a dbt project may hold that this version reads but does not execute yet, in words (or ''). */
-function notYetSupported(inv: Invocation): string {
-  const p = inv.project;
-  const parts: string[] = [];
-  if (p.snapshots.length) parts.push(`${p.snapshots.length} snapshot file${p.snapshots.length === 1 ? '' : 's'}`);
-  return parts.join(', ');
 }
 
 export function summarizeProject(inv: Invocation): string {
@@ -252,6 +272,7 @@ export function summarizeProject(inv: Invocation): string {
   return [
     plural(count('model'), 'model', 'models'),
     plural(count('seed'), 'seed', 'seeds'),
+    ...(count('snapshot') ? [plural(count('snapshot'), 'snapshot', 'snapshots')] : []),
     plural(count('test'), 'data test', 'data tests'),
     plural(count('unit_test'), 'unit test', 'unit tests'),
     plural(count('source'), 'source', 'sources'),

@@ -74,7 +74,7 @@ export async function executeUnitTest(services: ExecuteServices, test: UnitTestN
         });
       };
 
-      const compiled = await services.compiler.compileForUnitTest(model, {
+      const compiled = await services.compiler.compileWithInputs(model, {
         ref: (call, target) => byKey.get(target.uniqueId)?.cte ?? missing({ kind: 'ref', ref: call }),
         source: (s, t, src) => byKey.get(src.uniqueId)?.cte ?? missing({ kind: 'source', source: s, table: t }),
         this: byKey.get('this')?.cte,

@@ -37,8 +37,8 @@ export class ConformanceProject {
     writeFiles(this.dir, { 'profiles.yml': `conform:\n  target: test\n  outputs:\n    test:\n${yaml}\n` });
   }
 
-  kiln(args: string[]): Promise<CliResult> {
-    return runKiln([...args, '--profiles-dir', this.dir], this.dir, this.t.env ?? {});
+  kiln(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+    return runKiln([...args, '--profiles-dir', this.dir], this.dir, { ...(this.t.env ?? {}), ...env });
   }
 
   write(files: Record<string, string>): void {
@@ -289,6 +289,28 @@ select * from {{ ref('src') }}{% if is_incremental() %} where id > (select max(i
       ]);
     });
 
+    it('backfills a microbatch model batch by batch, and kiln retry runs only the failed batch', async () => {
+      const p = project({
+        'seeds/events.csv': 'ts,v\n2024-01-01 06:00:00,1\n2024-01-01 18:00:00,2\n2024-01-02 06:00:00,3\n2024-01-03 06:00:00,4\n2024-01-04 06:00:00,5\n',
+        'seeds/schema.yml': 'seeds:\n  - name: events\n    config: {event_time: ts}\n',
+        'models/daily.sql': `{{ config(materialized='incremental', incremental_strategy='microbatch', event_time='day', batch_size='day', begin='2024-01-01') }}
+select cast(ts as date) as day, count(*) as n, sum(v) as total
+from {{ ref('events') }}
+{% if env_var('CONFORM_FAIL_DAY', '') and model.batch and model.batch.event_time_start.startswith(env_var('CONFORM_FAIL_DAY')) %}where no_such_column = 1{% endif %}
+group by cast(ts as date)`,
+      });
+      expect((await p.kiln(['seed'])).code).toBe(0);
+      const failing = await p.kiln(['run', '--event-time-start', '2024-01-01', '--event-time-end', '2024-01-04'], { CONFORM_FAIL_DAY: '2024-01-02' });
+      expect(failing.code).toBe(1);
+      expect(p.statuses()).toEqual({ 'model.conform.daily': 'partial success' });
+      expect((await p.rows('daily', 'cast(day as varchar) as day, n, total')).map((r) => r.day)).toEqual(['2024-01-01', '2024-01-03']);
+      const retried = await p.kiln(['retry']);
+      expect(retried.code, retried.stderr).toBe(0);
+      expect(await p.rows('daily', 'cast(day as varchar) as day, n, total')).toEqual([
+        { day: '2024-01-01', n: 2, total: 3 }, { day: '2024-01-02', n: 1, total: 3 }, { day: '2024-01-03', n: 1, total: 4 },
+      ]);
+    });
+
     it('refuses a repeated unique key before an incremental step, leaving the table as it was', async () => {
       const p = project({
         'seeds/src.csv': 'id,v\n1,a\n',
@@ -312,6 +334,79 @@ select * from {{ ref('src') }}{% if is_incremental() %} where id > (select max(i
       expect((await p.kiln(['run'])).code).toBe(0);
       expect(await p.relations()).toEqual({ m: 'view' });
       expect(await p.rows('m')).toEqual([{ v: 3 }]);
+    });
+
+    it('keeps snapshot history over several runs (timestamp and check strategies, hard deletes, a new column)', async () => {
+      const src = (rows: string[]) => rows.join('\nunion all\n');
+      const row = (id: number, status: string, at: string, email?: string) =>
+        `select ${id} as id, cast('${status}' as varchar(20)) as status, cast('${at}' as timestamp) as updated_at${email === undefined ? '' : `, cast('${email}' as varchar(20)) as email`}`;
+      const p = project({
+        'models/src.sql': src([row(1, 'a', '2024-01-01'), row(2, 'b', '2024-01-01')]),
+        'snapshots/history.sql': `{% snapshot snap_ts %}
+{{ config(unique_key='id', strategy='timestamp', updated_at='updated_at', hard_deletes='invalidate') }}
+select * from {{ ref('src') }}
+{% endsnapshot %}`,
+        'snapshots/snapshots.yml': `snapshots:
+  - name: snap_check
+    relation: ref('src')
+    config: {unique_key: id, strategy: check, check_cols: [status], hard_deletes: new_record}
+    columns:
+      - name: dbt_scd_id
+        data_tests: [unique]
+`,
+      });
+      // One text key per version (id, valid_from date or 'run') so rows read back in one order everywhere.
+      const history = (valid: 'date' | 'run') => {
+        const from = valid === 'date' ? 'cast(cast(dbt_valid_from as date) as varchar)' : "'run'";
+        return `cast(id as varchar) || ' ' || status || ' ' || ${from} || ' ' || case when dbt_valid_to is null then 'current' `
+          + `when dbt_valid_to > cast('2025-01-01' as timestamp) then 'closed at run' else 'closed ' || cast(cast(dbt_valid_to as date) as varchar) end as v`;
+      };
+      const build = async () => {
+        const r = await p.kiln(['build']);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+      };
+      await build();
+      p.write({ 'models/src.sql': src([row(1, 'a2', '2024-01-02'), row(3, 'c', '2024-01-02')]) });
+      await build();
+      p.write({ 'models/src.sql': src([row(1, 'a2', '2024-01-02', 'x'), row(2, 'b2', '2024-01-03', 'y'), row(3, 'c', '2024-01-02', 'z')]) });
+      await build();
+      // Sorted here, not by the warehouse: text collations differ.
+      const texts = async (rel: string, expr: string) => (await p.rows(rel, expr)).map((r) => String(Object.values(r)[0])).sort();
+      expect(await texts('snap_ts', history('date'))).toEqual([
+        '1 a 2024-01-01 closed 2024-01-02', '1 a2 2024-01-02 current', '2 b 2024-01-01 closed at run', '2 b2 2024-01-03 current', '3 c 2024-01-02 current',
+      ]);
+      // The new column was added; only the version written after it appeared has a value.
+      expect(await texts('snap_ts', "cast(id as varchar) || ' ' || coalesce(email, '-') as v")).toEqual(['1 -', '1 -', '2 -', '2 y', '3 -']);
+      expect(await texts('snap_check', `${history('run').replace(/ as v$/, '')} || ' ' || dbt_is_deleted as v`)).toEqual([
+        '1 a run closed at run False', '1 a2 run current False',
+        '2 b run closed at run False', '2 b run closed at run True', '2 b2 run current False',
+        '3 c run current False',
+      ]);
+      expect(p.statuses()).toMatchObject({ 'snapshot.conform.snap_ts': 'success', 'snapshot.conform.snap_check': 'success', 'test.conform.unique_snap_check_dbt_scd_id': 'pass 0' });
+    });
+
+    it('leaves a snapshot as it was when a run fails (repeated key, failing post-hook)', async () => {
+      const snap = (hook = '') => `{% snapshot snap %}
+{{ config(unique_key='id', strategy='timestamp', updated_at='updated_at', hard_deletes='invalidate'${hook}) }}
+select * from {{ ref('src') }}
+{% endsnapshot %}`;
+      const row = (id: number, status: string, at: string) => `select ${id} as id, cast('${status}' as varchar(20)) as status, cast('${at}' as timestamp) as updated_at`;
+      const p = project({ 'models/src.sql': `${row(1, 'a', '2024-01-01')} union all ${row(2, 'b', '2024-01-01')}`, 'snapshots/snap.sql': snap() });
+      expect((await p.kiln(['build'])).code).toBe(0);
+      const state = () => p.rows('snap', "id, status, case when dbt_valid_to is null then 'current' else 'closed' end as state");
+      const before = await state();
+      expect(before).toEqual([{ id: 1, status: 'a', state: 'current' }, { id: 2, status: 'b', state: 'current' }]);
+      p.write({ 'models/src.sql': `${row(1, 'a2', '2024-01-02')} union all ${row(1, 'a3', '2024-01-02')}` });
+      const dup = await p.kiln(['build']);
+      expect(dup.code).toBe(1);
+      expect(dup.stderr).toContain("unique_key id is not unique in the snapshot's query: 1 (2 rows)");
+      expect(await state()).toEqual(before);
+      p.write({ 'models/src.sql': row(1, 'a2', '2024-01-02'), 'snapshots/snap.sql': snap(", post_hook=\"select cast('x' as integer)\"") });
+      const hook = await p.kiln(['build']);
+      expect(hook.code).toBe(1);
+      expect(hook.stderr).toContain("post-hook 1 of snapshot 'snap' failed");
+      expect(await state()).toEqual(before);
+      expect(Object.keys(await p.relations()).sort()).toEqual(['snap', 'src']);
     });
   });
 }

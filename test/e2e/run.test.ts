@@ -259,19 +259,19 @@ describe('hooks and warehouse calls in templates', () => {
   });
 });
 
-describe('what this version does not run yet', () => {
-  it('says so once, instead of silently skipping snapshots (data tests run)', async () => {
+describe('snapshots in a build', () => {
+  it('run with the models and their data tests, without the old "not run by this version" warning', async () => {
     const dir = makeProject({
       'kiln_project.yml': 'name: shop\n',
       'models/a.sql': 'select 1 as id',
       'models/schema.yml': 'version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        tests: [unique, not_null]\n',
       'tests/no_negative.sql': 'select * from {{ ref("a") }} where id < 0',
-      'snapshots/snap.sql': '{% snapshot snap %}select 1{% endsnapshot %}',
+      'snapshots/snap.sql': "{% snapshot snap %}{{ config(unique_key='id', strategy='check', check_cols='all') }}select 1 as id{% endsnapshot %}",
     });
     const r = await runKiln(['build'], dir);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('Warning: not run by this version of Kiln: 1 snapshot file');
-    expect(r.stdout).toContain('PASS=4 WARN=0 ERROR=0 SKIP=0 TOTAL=4');
+    expect(r.stderr).not.toContain('not run by this version of Kiln');
+    expect(r.stdout).toContain('PASS=5 WARN=0 ERROR=0 SKIP=0 TOTAL=5');
   });
 });
 
