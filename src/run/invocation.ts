@@ -22,6 +22,7 @@ import type { ResourceType } from '../project/nodes.js';
 import { resolveTarget, type ResolvedTarget } from '../project/profiles.js';
 import { loadAdapterFactory } from '../registry.js';
 import { Materializer } from './materialize.js';
+import { checkRelationNames } from './relationNames.js';
 import type { BatchWindow } from './microbatch.js';
 import type { Reporter } from './reporter.js';
 import { Redactor } from './redact.js';
@@ -186,6 +187,12 @@ export class Invocation {
         location: this.resolvedTarget.location,
         hint: 'Check the connection fields of this target in profiles.yml; `kiln debug` tests the connection.',
       });
+    }
+    try {
+      checkRelationNames(this.parsed.nodes.values(), adapter);
+    } catch (e) {
+      await adapter.close();
+      throw e;
     }
     const relations = new RelationCache(adapter);
     const compiler = new NodeCompiler(this.parsed, adapter, join(this.targetDir, 'compiled'), `${this.project.file.targetPath}/compiled`);

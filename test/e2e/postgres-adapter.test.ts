@@ -141,6 +141,17 @@ select 1 as id, 'a' as name`;
     }
     expect(versions).toEqual(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`m${String(i + 1).padStart(2, '0')}`, i < 10 ? 2 : 1])));
     expect((await pgQuery("select count(*)::int as n from pg_class c join pg_namespace s on s.oid = c.relnamespace where nspname = $1 and relname like '%kiln%'", [p.schema]))[0].n).toBe(0);
+
+    // The model is fixed; kiln retry runs the failed model and the nine it skipped, and nothing else.
+    writeFiles(p.dir, files(2));
+    const retried = await p.kiln(['retry']);
+    expect(retried.code, retried.stderr).toBe(0);
+    const ran = (JSON.parse(readFileSync(join(p.dir, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string; status: string }[] }).results;
+    expect(ran.map((x) => x.unique_id.split('.').pop())).toEqual(Array.from({ length: 10 }, (_, i) => `m${String(i + 11).padStart(2, '0')}`));
+    expect(ran.every((x) => x.status === 'success')).toBe(true);
+    for (let i = 1; i <= 20; i++) {
+      expect(Number((await pgQuery(`select v from ${q(p.schema)}.m${String(i).padStart(2, '0')}`))[0].v)).toBe(2);
+    }
   });
 
   it('reports server errors with their SQLSTATE, the model and the line in the compiled file', async () => {
@@ -172,12 +183,13 @@ select 1 as id, 'a' as name`;
     expect(r.stderr).toMatch(/profiles\.yml:\d+(:\d+)?: unknown field 'portt' in a postgres target/);
   });
 
-  it('refuses names longer than Postgres keeps, before sending anything', async () => {
+  it('refuses names longer than Postgres keeps, at compile time, before sending anything', async () => {
     const long = `m_${'x'.repeat(62)}`;
     const p = pgProject({ [`models/${long}.sql`]: 'select 1 as v' });
+    expect((await p.kiln(['compile'])).stderr).toContain(`models/${long}.sql: model '${long}' has the relation name '${long}', 64 bytes long; postgres allows at most 63`);
     const r = await p.kiln(['run']);
-    expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toContain(`relation name '${long}' is 64 bytes long; Postgres allows at most 63`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Set a shorter alias in its config, or rename the file.');
     expect(await pgQuery('select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where nspname = $1', [p.schema])).toEqual([{ n: 0 }]);
   });
 
