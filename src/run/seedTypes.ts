@@ -15,9 +15,15 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/;
 const BOOLEAN = /^(true|false)$/i;
 
+/** A real calendar day (`2024-02-30` is not), by arithmetic: seeds have a million dates to check. */
 function validDate(s: string): boolean {
-  const d = new Date(`${s.slice(0, 10)}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s.slice(0, 10);
+  const y = Number(s.slice(0, 4));
+  const m = Number(s.slice(5, 7));
+  const d = Number(s.slice(8, 10));
+  if (m < 1 || m > 12 || d < 1) return false;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = m === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
+  return d <= days;
 }
 
 const CHECKS: [SeedColumnType, (v: string) => boolean][] = [
@@ -30,26 +36,45 @@ const CHECKS: [SeedColumnType, (v: string) => boolean][] = [
 
 /** The narrowest type that accepts every non-empty value; integer widens to number. */
 export function inferColumnType(values: readonly string[]): SeedColumnType {
-  const present = values.filter((v) => v !== '');
-  if (present.length === 0) return 'text';
-  for (const [type, check] of CHECKS) if (present.every(check)) return type;
-  return 'text';
+  return inferColumn(values, (r) => r).type;
+}
+
+/**
+ * One pass over a column: the candidate types still possible narrow as values rule them out (a text column
+ * is decided at its first word), then the stats the final type needs (byte lengths for text, scale for
+ * numbers: Redshift sizes varchar and decimal columns from them).
+ */
+function inferColumn<R>(rows: readonly R[], cell: (row: R) => string | undefined): { type: SeedColumnType; stats: SeedColumnStats } {
+  let candidates = CHECKS;
+  let present = 0;
+  for (const row of rows) {
+    const v = cell(row);
+    if (v === undefined || v === '') continue;
+    present++;
+    if (candidates.length) candidates = candidates.filter(([, check]) => check(v));
+  }
+  const type: SeedColumnType = present === 0 || candidates.length === 0 ? 'text' : candidates[0][0];
+  let maxByteLength = 0;
+  let maxScale = 0;
+  for (const row of rows) {
+    const v = cell(row);
+    if (v === undefined || v === '') continue;
+    // UTF-16 length bounds the byte length from below; only non-ASCII text needs counting.
+    if (v.length > maxByteLength / 3) maxByteLength = Math.max(maxByteLength, /^[\x00-\x7f]*$/.test(v) ? v.length : Buffer.byteLength(v));
+    if (type === 'number') {
+      const dot = v.indexOf('.');
+      if (dot >= 0) {
+        const exp = v.search(/[eE]/);
+        maxScale = Math.max(maxScale, (exp >= 0 ? exp : v.length) - dot - 1);
+      }
+    }
+  }
+  return { type, stats: { maxByteLength, maxScale } };
 }
 
 export interface SeedTable {
   columns: { name: string; type: SeedColumnType; stats: SeedColumnStats }[];
   rowCount: number;
-}
-
-function statsOf(values: readonly string[]): SeedColumnStats {
-  let maxByteLength = 0;
-  let maxScale = 0;
-  for (const v of values) {
-    maxByteLength = Math.max(maxByteLength, Buffer.byteLength(v));
-    const dot = v.indexOf('.');
-    if (dot >= 0 && NUMBER.test(v)) maxScale = Math.max(maxScale, v.length - dot - 1 - (v.search(/[eE]/) >= 0 ? v.length - v.search(/[eE]/) : 0));
-  }
-  return { maxByteLength, maxScale };
 }
 
 /** Read a seed file's header and infer column types. Errors name the file and line. */
@@ -87,10 +112,7 @@ export function inspectSeed(absPath: string, displayPath: string, delimiter: str
   });
   const rows = records.slice(1);
   return {
-    columns: header.map((name, i) => {
-      const values = rows.map((r) => r[i]);
-      return { name, type: inferColumnType(values), stats: statsOf(values) };
-    }),
+    columns: header.map((name, i) => ({ name, ...inferColumn(rows, (r) => r[i]) })),
     rowCount: rows.length,
   };
 }
