@@ -30,7 +30,8 @@ const CHECKS: [SeedColumnType, (v: string) => boolean][] = [
   ['integer', (v) => INTEGER.test(v) && Math.abs(Number(v)) <= Number.MAX_SAFE_INTEGER],
   ['number', (v) => NUMBER.test(v) && !/^[-+]?0\d/.test(v)],
   ['date', (v) => DATE.test(v) && validDate(v)],
-  ['timestamp', (v) => TIMESTAMP.test(v) && validDate(v)],
+  // A column mixing plain dates and timestamps is a timestamp column (dbt's agate reads dates as datetimes).
+  ['timestamp', (v) => (TIMESTAMP.test(v) || DATE.test(v)) && validDate(v)],
   ['boolean', (v) => BOOLEAN.test(v)],
 ];
 
