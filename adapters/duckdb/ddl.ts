@@ -9,6 +9,7 @@
  * duckdbDdl.columnConstraint({ type: 'check', expression: 'id > 0' }) // check (id > 0)
  */
 import type { DdlDialect, RelationKind, RelationRef } from '../../src/adapter.js';
+import { standardConstraintSql } from '../../src/run/constraintSql.js';
 
 export function quoteDuckdbIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -23,10 +24,7 @@ function columnName(c: { name: string; quote?: boolean }, quoteColumns: boolean)
   return (c.quote ?? quoteColumns) ? quoteDuckdbIdentifier(c.name) : c.name;
 }
 
-/** `constraint <name> ` before a clause, when the constraint is named. */
-function named(name: string | undefined): string {
-  return name ? `constraint ${quoteDuckdbIdentifier(name)} ` : '';
-}
+const constraintSql = standardConstraintSql(quoteDuckdbIdentifier);
 
 const KIND_KEYWORD: Record<RelationKind, string> = {
   table: 'table',
@@ -61,34 +59,8 @@ export const duckdbDdl: DdlDialect = {
     const names = columns.map((c) => columnName(c, opts.quoteColumns)).join(', ');
     return `${head}insert into ${renderDuckdbRelation(rel)} (${names})\nselect ${names} from (\n${selectSql}\n) as __kiln_sbq`;
   },
-  columnConstraint(c) {
-    const expr = c.expression?.trim() ?? '';
-    switch (c.type) {
-      case 'not_null': return `not null ${expr}`.trim();
-      case 'unique': return `unique ${expr}`.trim();
-      case 'primary_key': return `primary key ${expr}`.trim();
-      case 'check': return expr ? `${named(c.name)}check (${expr})` : undefined;
-      case 'foreign_key':
-        if (c.to && c.toColumns?.length) return `references ${c.to} (${c.toColumns.join(', ')})`;
-        return expr ? `references ${expr}` : undefined;
-      case 'custom': return expr || undefined;
-    }
-  },
-  tableConstraint(c) {
-    const cols = (c.columns ?? []).join(', ');
-    const expr = c.expression?.trim() ? ` ${c.expression.trim()}` : '';
-    switch (c.type) {
-      case 'check': return expr ? `${named(c.name)}check (${expr.trim()})` : undefined;
-      case 'unique': return `${named(c.name)}unique${expr} (${cols})`;
-      case 'primary_key': return `${named(c.name)}primary key${expr} (${cols})`;
-      case 'foreign_key':
-        if (c.to && c.toColumns?.length) return `${named(c.name)}foreign key (${cols}) references ${c.to} (${c.toColumns.join(', ')})`;
-        return expr ? `${named(c.name)}foreign key (${cols}) references${expr}` : undefined;
-      case 'custom': return expr ? `${named(c.name)}${expr.trim()}` : undefined;
-      // A table cannot declare not null; the engine turns a model-level not_null into column constraints.
-      case 'not_null': return undefined;
-    }
-  },
+  columnConstraint: (c) => constraintSql.column(c),
+  tableConstraint: (c) => constraintSql.table(c),
   dropRelation(rel, kind) {
     return `drop ${KIND_KEYWORD[kind]} if exists ${renderDuckdbRelation(rel)} cascade`;
   },

@@ -9,6 +9,7 @@
  * // create table "analytics"."orders" as (\nselect 1 as id\n)
  */
 import type { DdlDialect, RelationKind, RelationRef } from '../../src/adapter.js';
+import { standardConstraintSql } from '../../src/run/constraintSql.js';
 
 export function quotePostgresIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -38,9 +39,7 @@ export function columnName(c: { name: string; quote?: boolean }, quoteColumns: b
   return (c.quote ?? quoteColumns) ? quotePostgresIdentifier(c.name) : c.name;
 }
 
-function named(name: string | undefined): string {
-  return name ? `constraint ${quotePostgresIdentifier(name)} ` : '';
-}
+const constraintSql = standardConstraintSql(quotePostgresIdentifier);
 
 export const KIND_KEYWORD: Record<RelationKind, string> = {
   table: 'table',
@@ -86,33 +85,8 @@ export function makePostgresDdl(maxIdentifierBytes = 63, warehouse = 'Postgres')
       const names = columns.map((c) => columnName(c, opts.quoteColumns)).join(', ');
       return `${header(opts.sqlHeader)}insert into ${renderPostgresRelation(rel)} (${names})\nselect ${names} from (\n${selectSql}\n) as __kiln_sbq`;
     },
-    columnConstraint(c) {
-      const expr = c.expression?.trim() ?? '';
-      switch (c.type) {
-        case 'not_null': return `not null ${expr}`.trim();
-        case 'unique': return `unique ${expr}`.trim();
-        case 'primary_key': return `primary key ${expr}`.trim();
-        case 'check': return expr ? `${named(c.name)}check (${expr})` : undefined;
-        case 'foreign_key':
-          if (c.to && c.toColumns?.length) return `references ${c.to} (${c.toColumns.join(', ')})`;
-          return expr ? `references ${expr}` : undefined;
-        case 'custom': return expr || undefined;
-      }
-    },
-    tableConstraint(c) {
-      const cols = (c.columns ?? []).join(', ');
-      const expr = c.expression?.trim() ? ` ${c.expression.trim()}` : '';
-      switch (c.type) {
-        case 'check': return expr ? `${named(c.name)}check (${expr.trim()})` : undefined;
-        case 'unique': return `${named(c.name)}unique${expr} (${cols})`;
-        case 'primary_key': return `${named(c.name)}primary key${expr} (${cols})`;
-        case 'foreign_key':
-          if (c.to && c.toColumns?.length) return `${named(c.name)}foreign key (${cols}) references ${c.to} (${c.toColumns.join(', ')})`;
-          return expr ? `${named(c.name)}foreign key (${cols}) references${expr}` : undefined;
-        case 'custom': return expr ? `${named(c.name)}${expr.trim()}` : undefined;
-        case 'not_null': return undefined;
-      }
-    },
+    columnConstraint: (c) => constraintSql.column(c),
+    tableConstraint: (c) => constraintSql.table(c),
     dropRelation(rel, kind) {
       return `drop ${KIND_KEYWORD[kind]} if exists ${renderPostgresRelation(rel)} cascade`;
     },

@@ -57,7 +57,7 @@ function inTransaction(hook: unknown): boolean {
  * so warehouse calls inside the hook share its session. Hooks may run DDL, so the node's schema is
  * forgotten by the relation cache afterwards.
  */
-async function runHooks(
+export async function runHooks(
   services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, key: 'pre-hook' | 'post-hook', transactional: boolean, log: SqlLog,
 ): Promise<void> {
   const hooks = ((node.config[key] as unknown[]) ?? []).filter((h) => inTransaction(h) === transactional);
@@ -71,8 +71,8 @@ async function runHooks(
     try {
       await conn.execute(sql);
     } catch (e) {
-      throw new KilnError('database', `${key} ${i + 1} failed: ${(e as Error).message}`, {
-        location: { file: node.originalFilePath },
+      throw new KilnError('database', `${key} ${i + 1} of ${node.resourceType} '${node.name}' failed: ${(e as Error).message}`, {
+        location: (node.resourceType !== 'seed' ? node.declaredAt : undefined) ?? { file: node.originalFilePath },
         node: node.uniqueId,
         hint: `The hook's SQL was:\n    ${sql.split('\n').join('\n    ')}`,
       });

@@ -14,7 +14,7 @@ import { KilnError, errorMessage } from '../errors.js';
 import type { SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { asDatabaseError, relationRef, withHooks, writeRunFile, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import { buildIncremental, needsFullBuild } from './incremental.js';
-import type { SqlLog, StepResult } from './materialize.js';
+import type { SqlLog } from './materialize.js';
 
 export type BatchSize = 'hour' | 'day' | 'month' | 'year';
 const BATCH_SIZES: readonly BatchSize[] = ['hour', 'day', 'month', 'year'];

@@ -11,7 +11,7 @@ import type { Connection, QueryResult, RelationRef } from '../adapter.js';
 import { snapshotSpec, type SnapshotSpec } from '../compile/snapshotNodes.js';
 import { KilnError } from '../errors.js';
 import type { SqlNode } from '../project/nodes.js';
-import { asDatabaseError, hookSql, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
+import { asDatabaseError, runHooks, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import { suffixedName, type SqlLog, type StepResult } from './materialize.js';
 import {
   buildSnapshotTableSql, CHANGE_TYPE, duplicateKeysSql, isCurrent, isPlainName, keyColumn, nullKeysSql, probeSql, snapshotDialect,
@@ -29,30 +29,6 @@ function writeRunFile(services: ExecuteServices, node: SqlNode, statements: stri
   const file = join(services.runDir, node.packageName, dirname(node.originalFilePath), `${node.name}.sql`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
-}
-
-const inTransaction = (hook: unknown) => !(hook && typeof hook === 'object' && (hook as { transaction?: unknown }).transaction === false);
-
-/** The snapshot's pre- or post-hooks (inside or outside the transaction), on its own connection. */
-async function runHooks(services: ExecuteServices, conn: Connection, node: SqlNode, key: 'pre-hook' | 'post-hook', transactional: boolean, log: SqlLog): Promise<void> {
-  const hooks = ((node.config[key] as unknown[]) ?? []).filter((h) => inTransaction(h) === transactional);
-  if (hooks.length === 0) return;
-  const resolvers = services.compiler.resolversFor(node);
-  const identity = { ...services.parsed.identityOf(node), connection: conn };
-  for (const [i, hook] of hooks.entries()) {
-    const sql = (await services.parsed.renderer.renderString(hookSql(hook), identity, resolvers, `${key} ${i + 1} of '${node.name}'`)).trim();
-    if (!sql) continue;
-    log(sql);
-    try {
-      await conn.execute(sql);
-    } catch (e) {
-      throw new KilnError('database', `${key} ${i + 1} of snapshot '${node.name}' failed: ${(e as Error).message}`, {
-        location: node.declaredAt ?? { file: node.originalFilePath }, node: node.uniqueId,
-        hint: `The snapshot table is left as it was before this run. The hook's SQL was:\n    ${sql.split('\n').join('\n    ')}`,
-      });
-    }
-  }
-  services.relations.invalidate(node.relation.database, node.relation.schema);
 }
 
 /** Configured names (unique_key, updated_at, check_cols) that are plain names must be columns of the query. */

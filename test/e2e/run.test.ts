@@ -324,7 +324,7 @@ describe('hooks and the build share one connection and one transaction', () => {
     writeFileSync(join(dir, 'models/a.sql'), "{{ config(materialized='table', post_hook='select * from no_such_table') }}select 2 as v");
     const r = await runKiln(['run'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('post-hook 1 failed');
+    expect(r.stderr).toContain("post-hook 1 of model '");
     expect(await queryDuckdb(db(dir), 'select v from main.a')).toEqual([{ v: 1 }]);
     writeFileSync(join(dir, 'models/a.sql'), "{{ config(materialized='table', post_hook=[{'sql': 'create table main.outside as select 1 as x', 'transaction': false}]) }}select 3 as v");
     expect((await runKiln(['run'], dir)).code).toBe(0);
