@@ -301,12 +301,12 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   }
   const identityOf = (p: Pending): NodeIdentity => ({ ...identity(p.node), baseConfig: p.baseConfig });
   // Large cold parses render half of the models on a worker thread (the second core).
-  // Generic tests render on this thread, where their errors can be pointed at their YAML lines.
+  // The worker renders the second half of the models and every other generic test (tests are cheaper).
   misses.sort((a, b) => Number(!!a.node.testMetadata) - Number(!!b.node.testMetadata));
   const modelMisses = misses.filter((p) => !p.node.testMetadata).length;
   const useWorker = opts.parallel !== undefined && modelMisses >= opts.parallel.minNodes;
-  const split = useWorker ? Math.ceil(modelMisses / 2) : misses.length;
-  const onWorker = useWorker ? misses.slice(split, modelMisses) : [];
+  const split = Math.ceil(modelMisses / 2);
+  const onWorker = useWorker ? misses.filter((p, i) => (i < modelMisses ? i >= split : (i - modelMisses) % 2 === 1)) : [];
   const workerIds = new Set(onWorker.map((p) => p.node.uniqueId));
   const workerJob = useWorker
     ? renderInWorker(opts.parallel!.workerUrl, setup, project.vars, onWorker.map(identityOf), opts.shared.log)
@@ -325,7 +325,18 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     workerJob?.cancel();
     throw e;
   }
-  if (workerJob) for (const [id, entry] of await workerJob.result) results.set(id, entry);
+  if (workerJob) {
+    let entries: [string, ParseEntry][];
+    try {
+      entries = await workerJob.result;
+    } catch (e) {
+      // A generic test that failed on the worker is told at its YAML line, as on this thread.
+      const failed = e instanceof KilnError && e.node ? onWorker.find((p) => p.node.uniqueId === e.node) : undefined;
+      if (failed?.node.testMetadata && e instanceof KilnError) throw genericTestError(e, failed.node, renderer);
+      throw e;
+    }
+    for (const [id, entry] of entries) results.set(id, entry);
+  }
   for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, results.get(p.node.uniqueId)!);
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
   // Contracts are checked as configured (typed columns, well-formed constraints) before anything runs.

@@ -41,6 +41,19 @@ describe('parse on a worker thread', () => {
     expect(readFileSync(join(two, 'target/compiled/par/models/m11.sql'), 'utf8')).toBe('select (7 * 2) + 11 as v from "par"."main"."m10"');
   });
 
+  it('renders generic tests on both threads, and a test failing on the worker is told at its YAML line', async () => {
+    const yaml = (second: string) => `models:\n  - name: m00\n    columns:\n      - name: v\n        data_tests: [not_null, ${second}]\n`;
+    let dir = project({ 'models/schema.yml': yaml('unique') });
+    const r = await runKiln(['compile', '--no-partial-parse', '--debug'], dir, WORKER);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('parse: rendered 14 models, 7 of them on a worker thread');
+    expect(readFileSync(join(dir, 'target/compiled/par/models/schema.yml/unique_m00_v.sql'), 'utf8')).toContain('group by v');
+    dir = project({ 'models/schema.yml': yaml('uniqe') });
+    const bad = await runKiln(['parse', '--no-partial-parse'], dir, WORKER);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("models/schema.yml:5:32: unknown generic test 'uniqe'");
+  });
+
   it('reports an error from the worker half with its file and line', async () => {
     const dir = project({ 'models/m11.sql': 'select 1\n\n{{ missing_macro() }}' });
     const r = await runKiln(['parse', '--no-partial-parse'], dir, WORKER);
