@@ -229,6 +229,6 @@ export function asDatabaseError(e: unknown, node: SqlNode | SeedNode, statement:
     node: node.uniqueId,
     hint: node.resourceType === 'seed'
       ? 'Check the CSV values against the column types (set column_types to override inference).'
-      : `Fix the model (${node.originalFilePath}); the SQL as sent is in ${compiledPath}.`,
+      : `Fix the ${node.resourceType === 'test' ? 'test' : node.resourceType} (${node.originalFilePath}); the SQL as sent is in ${compiledPath}.`,
   });
 }

@@ -15,10 +15,11 @@ describe('example project', () => {
     build = await runKiln(['build'], dir);
   });
 
-  it('builds every seed and model with no profiles.yml, into target/<project>.duckdb', () => {
+  it('builds every seed and model and runs their tests with no profiles.yml, into target/<project>.duckdb', () => {
     expect(build.stderr).toBe('');
     expect(build.code).toBe(0);
-    expect(build.stdout).toMatch(/PASS=9 WARN=0 ERROR=0 SKIP=0 TOTAL=9/);
+    expect(build.stdout).toMatch(/PASS=19 WARN=0 ERROR=0 SKIP=0 TOTAL=19/);
+    expect(build.stdout).toMatch(/seed\s+PASS=3\n.*model\s+PASS=6\n.*test\s+PASS=9\n.*unit_test PASS=1/);
     expect(existsSync(join(dir, 'target', 'kiln_shop.duckdb'))).toBe(true);
   });
 
@@ -55,7 +56,7 @@ describe('example project', () => {
     expect(manifest.nodes['model.kiln_shop.orders'].depends_on.nodes.sort()).toEqual(['model.kiln_shop.int_order_payments', 'model.kiln_shop.stg_orders']);
     expect(manifest.parent_map['model.kiln_shop.customers'].sort()).toEqual(['model.kiln_shop.orders', 'model.kiln_shop.stg_customers']);
     const results = JSON.parse(readFileSync(join(dir, 'target', 'run_results.json'), 'utf8'));
-    expect(results.results).toHaveLength(9);
-    expect(results.results.every((r: { status: string }) => r.status === 'success')).toBe(true);
+    expect(results.results).toHaveLength(19);
+    expect(results.results.every((r: { status: string }) => r.status === 'success' || r.status === 'pass')).toBe(true);
   });
 });
