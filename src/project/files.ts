@@ -1,5 +1,5 @@
 /** Finding a project's files under its configured paths, in a stable order. */
-import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 
 export interface FoundFile {
@@ -57,6 +57,50 @@ export function toPosix(p: string): string {
 export function writeJsonAtomic(path: string, data: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(data));
+  const fd = openSync(tmp, 'w');
+  try {
+    // Streamed a few levels deep: a 30,000-node manifest is 80 MB as one string (and twice that while
+    // it is encoded); written entry by entry it never exists whole. The bytes are JSON.stringify's.
+    let buffered = '';
+    const write = (s: string) => {
+      buffered += s;
+      if (buffered.length > 1 << 20) {
+        writeSync(fd, buffered);
+        buffered = '';
+      }
+    };
+    writeJsonValue(data, 2, write);
+    writeSync(fd, buffered);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+}
+
+/** JSON.stringify(value), emitted in pieces: plain objects and arrays `depth` levels down are walked. */
+function writeJsonValue(value: unknown, depth: number, write: (s: string) => void): void {
+  const walkable = depth > 0 && value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+  if (!walkable) {
+    write(JSON.stringify(value) ?? 'null');
+    return;
+  }
+  if (Array.isArray(value)) {
+    write('[');
+    value.forEach((item, i) => {
+      if (i) write(',');
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') write('null');
+      else writeJsonValue(item, depth - 1, write);
+    });
+    write(']');
+    return;
+  }
+  write('{');
+  let first = true;
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+    write(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    first = false;
+    writeJsonValue(item, depth - 1, write);
+  }
+  write('}');
 }
