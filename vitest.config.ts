@@ -10,6 +10,12 @@ const POSTGRES_TESTS = [
   'test/e2e/postgres-*.test.ts',
 ];
 
+/**
+ * Suites that run snowflake-sdk against the local fake (test/fakes/snowflake). Their setup file switches off
+ * the driver's platform detection and installs the network guard before the driver loads.
+ */
+const SNOWFLAKE_TESTS = ['test/conformance/snowflake.test.ts', 'test/e2e/snowflake-*.test.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -20,11 +26,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'kiln', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_TESTS] },
+        test: { name: 'kiln', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_TESTS, ...SNOWFLAKE_TESTS] },
       },
       {
         extends: true,
         test: { name: 'postgres', include: POSTGRES_TESTS, globalSetup: ['test/pg/globalSetup.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'snowflake', include: SNOWFLAKE_TESTS, setupFiles: ['test/fakes/snowflake/setup.ts'] },
       },
     ],
   },

@@ -203,6 +203,14 @@ export interface IncrementalStep {
   predicates: readonly string[];
   /** insert_overwrite: the partition column whose values in `source` are replaced. */
   partitionBy?: string;
+  /**
+   * The model's config, for dialects whose statements depend on more of it (BigQuery: the partition's
+   * data_type and granularity, and static `partitions` for insert_overwrite).
+   *
+   * @example
+   * { partition_by: { field: 'day', data_type: 'date' }, partitions: ["date('2024-01-01')"] }
+   */
+  config?: NodeConfigView;
 }
 
 /** A node's resolved config as DDL sees it (read-only). */
@@ -218,6 +226,11 @@ export interface BuiltRelation {
   config: NodeConfigView;
   description?: string;
   columns: readonly { name: string; description?: string }[];
+  /**
+   * False when rows were added to a table that already existed (an incremental step, a snapshot's later
+   * runs): what a new relation needs once (indexes) is already there. True or absent for a new relation.
+   */
+  fresh?: boolean;
 }
 
 /**
@@ -304,6 +317,15 @@ export interface DdlDialect {
   addColumn(rel: RelationRef, column: string, type: string): string;
   dropColumn(rel: RelationRef, column: string): string;
   alterColumnType(rel: RelationRef, column: string, type: string): string;
+  /**
+   * Replace `target` with the table built at `built` in one statement, keeping its column constraints
+   * (create-or-replace warehouses; a multi-statement build such as a contracted table). Without it the
+   * engine writes `create or replace table <target> as select * from <built>`, which keeps rows and types.
+   *
+   * @example
+   * replaceFrom(target, tmp) // create or replace table "DB"."S"."ORDERS" clone "DB"."S"."ORDERS__KILN_TMP" (Snowflake)
+   */
+  replaceFrom?(target: RelationRef, built: RelationRef): string;
   /** A column constraint clause (`not null`, `check (x > 0)`, `references t (id)`), or undefined to leave it out. */
   columnConstraint(c: ConstraintDdl): string | undefined;
   /** A table constraint clause (`constraint pk primary key (a, b)`), or undefined to leave it out. */

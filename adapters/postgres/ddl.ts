@@ -95,7 +95,8 @@ export function makePostgresDdl(maxIdentifierBytes = 63, warehouse = 'Postgres')
       return `alter ${KIND_KEYWORD[kind]} ${renderPostgresRelation(from)} rename to ${quotePostgresIdentifier(to.identifier)}`;
     },
     addColumn: (rel, column, type) => `alter table ${renderPostgresRelation(rel)} add column ${column} ${type}`,
-    dropColumn: (rel, column) => `alter table ${renderPostgresRelation(rel)} drop column ${column} cascade`,
+    // No cascade: a view reading the column makes the step fail and roll back, rather than vanish silently.
+    dropColumn: (rel, column) => `alter table ${renderPostgresRelation(rel)} drop column ${column}`,
     alterColumnType: (rel, column, type) => `alter table ${renderPostgresRelation(rel)} alter column ${column} type ${type} using ${column}::${type}`,
     begin: () => 'begin',
     commit: () => 'commit',

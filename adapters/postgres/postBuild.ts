@@ -164,7 +164,8 @@ export async function postgresAfterBuild(
   conn: Connection, built: BuiltRelation, log: (sql: string) => void,
   opts: { indexes?: boolean; readGrants?: GrantReader } = {},
 ): Promise<void> {
-  if (opts.indexes !== false) await createIndexes(conn, built, log);
+  // Indexes come with a new relation; an incremental step into an existing table has them already.
+  if (opts.indexes !== false && built.fresh !== false) await createIndexes(conn, built, log);
   await persistDocs(conn, built, log);
   await applyGrants(conn, built, log, opts.readGrants ?? readPostgresGrants);
 }

@@ -11,7 +11,8 @@
  * redshiftDdl().createTableAs(rel, 'select 1 as id', { replace: false, config: { dist: 'id', sort: ['id'] } })
  * // create table "db"."s"."t"\n  diststyle key distkey ("id")\n  compound sortkey ("id")\nas (\nselect 1 as id\n)
  */
-import type { DdlDialect, NodeConfigView, RelationKind } from '../../src/adapter.js';
+import type { DdlDialect, IncrementalStep, IncrementalStrategy, NodeConfigView, RelationKind } from '../../src/adapter.js';
+import { insertAll } from '../../src/run/incrementalSql.js';
 import type { RelationRef } from '../../src/adapter.js';
 import { checkIdentifierLength, KIND_KEYWORD, makePostgresDdl, quotePostgresIdentifier, renderPostgresRelation } from '../postgres/ddl.js';
 
@@ -73,6 +74,34 @@ function bindFlag(config: NodeConfigView | undefined): boolean {
 
 const header = (sqlHeader: string | undefined) => (sqlHeader ? `${sqlHeader.trim()};\n` : '');
 
+/**
+ * Redshift's DELETE takes no alias for its table, so the strategies that delete (delete+insert, microbatch)
+ * name the target itself, and predicates written against DBT_INTERNAL_DEST are pointed at it. Merge and
+ * append use the standard SQL.
+ *
+ * @example
+ * // delete+insert on id:
+ * // delete from "s"."t" where id in (select id from "s"."t__kiln_incr")
+ */
+export function redshiftIncrementalSql(strategy: IncrementalStrategy, step: IncrementalStep): string[] | undefined {
+  if (strategy !== 'delete+insert' && strategy !== 'microbatch') return undefined;
+  const target = renderPostgresRelation(step.target);
+  const source = renderPostgresRelation(step.source);
+  const dest = (p: string) => p.split('DBT_INTERNAL_DEST.').join(`${target}.`);
+  const insert = insertAll(renderPostgresRelation, step);
+  const keys = step.uniqueKey;
+  if (strategy === 'microbatch') {
+    if (step.predicates.length === 0) throw new Error('internal: a microbatch step without its window');
+    return [`delete from ${target}\nwhere ${step.predicates.map((p) => `(${dest(p)})`).join('\n  and ')}`, insert];
+  }
+  if (keys.length === 0) return [insert];
+  const andPredicates = step.predicates.map((p) => `\n  and (${dest(p)})`).join('');
+  const del = keys.length === 1
+    ? `delete from ${target}\nwhere ${keys[0]} in (select ${keys[0]} from ${source})${andPredicates}`
+    : `delete from ${target}\nusing ${source} as DBT_INTERNAL_SOURCE\nwhere ${keys.map((k) => `DBT_INTERNAL_SOURCE.${k} = ${target}.${k}`).join(' and ')}${andPredicates}`;
+  return [del, insert];
+}
+
 export function redshiftDdl(opts: { postgresCompatible?: boolean } = {}): DdlDialect {
   const base = makePostgresDdl(REDSHIFT_MAX_IDENTIFIER, 'Redshift');
   const compat = !!opts.postgresCompatible;
@@ -86,6 +115,7 @@ export function redshiftDdl(opts: { postgresCompatible?: boolean } = {}): DdlDia
   };
   return {
     ...base,
+    incrementalSql: redshiftIncrementalSql,
     // Redshift changes a column's type only to a longer varchar, and has no USING clause.
     alterColumnType: (rel, column, type) => `alter table ${renderPostgresRelation(rel)} alter column ${column} type ${type}`,
     createTableAs(rel, selectSql, o) {

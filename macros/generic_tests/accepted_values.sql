@@ -1,5 +1,8 @@
 {#- Each value of the column outside the accepted list, with its row count. `quote=false` compares unquoted (numbers). -#}
 {% test accepted_values(model, column_name, values, quote=True) %}
+    {%- if values is none or values is not iterable or values is string or values | length == 0 -%}
+        {{ exceptions.raise_compiler_error("accepted_values on '" ~ column_name ~ "' needs `values:`, a list of the accepted values") }}
+    {%- endif -%}
     {{ return(adapter.dispatch('test_accepted_values', 'dbt')(model, column_name, values, quote)) }}
 {% endtest %}
 

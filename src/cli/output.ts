@@ -32,6 +32,18 @@ const green = paint(32);
 const red = paint(31);
 const yellow = paint(33);
 
+/** `1.2 KiB`, `10.0 MiB`: bytes in binary units with one decimal, as dbt-bigquery prints them. */
+export function formatBytes(n: number): string {
+  const units = ['Bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
 function dots(left: string, right: string, width = 80): string {
   const n = Math.max(3, width - left.length - right.length - 2);
   return `${left} ${'.'.repeat(n)} ${right}`;
@@ -126,7 +138,10 @@ export class TextReporter implements Reporter {
     // The verb and row count, and a note the message carries in parentheses (an incremental's schema change).
     const note = /\s(\(.*\))$/.exec(r.message)?.[1];
     const resp = r.adapterResponse.rows_affected !== undefined ? `${r.message.split(' ')[0]} ${r.adapterResponse.rows_affected}${note ? ` ${note}` : ''}` : r.message;
-    this.line(dots(`${e.index} of ${e.total} OK ${verb} ${e.description}`, green(`[${resp} in ${secs}]`)));
+    // Warehouses that bill by bytes scanned (BigQuery) report them: shown as dbt-bigquery does.
+    const bytes = r.adapterResponse.bytes_processed;
+    const scanned = typeof bytes === 'number' && r.adapterResponse.code !== 'LOAD' ? ` (${formatBytes(bytes)} processed)` : '';
+    this.line(dots(`${e.index} of ${e.total} OK ${verb} ${e.description}`, green(`[${resp}${scanned} in ${secs}]`)));
   }
 
   batch(e: NodeEventInfo, b: BatchEvent): void {

@@ -338,7 +338,8 @@ export function unknownSourceError(parsed: ParsedProject, from: SqlNode, sourceN
 
 export function unknownRefError(parsed: ParsedProject, call: RefCall, from: SqlNode): KilnError {
   const what = call.package ? `'${call.package}.${call.name}'` : `'${call.name}'`;
-  const location = { file: from.originalFilePath, line: call.line ?? lineOf(from.rawCode, new RegExp(`ref\\s*\\([^)]*['"]${escapeRegex(call.name)}['"]`)) };
+  // A generic test is told at its line in the YAML; its raw code is generated.
+  const location = from.declaredAt ?? { file: from.originalFilePath, line: call.line ?? lineOf(from.rawCode, new RegExp(`ref\\s*\\([^)]*['"]${escapeRegex(call.name)}['"]`)) };
   if (parsed.disabled.has(call.name)) {
     const d = parsed.disabled.get(call.name)!;
     return new KilnError('graph', `${from.resourceType} '${from.name}' refers to ${what}, which is disabled`, {

@@ -192,11 +192,11 @@ export function nodeMatches(node: GraphNode, method: string, value: string): boo
       return parts.every((p, i) => partMatches(p, full[i] ?? ''));
     }
     case 'test_type': {
-      // dbt's older `data` and `schema` names: singular and generic.
+      // `data` is every data test, generic or singular (dbt 1.8+); `schema` is dbt's older name for generic.
       const kind = node.resourceType === 'unit_test' ? 'unit' : node.resourceType !== 'test' ? undefined : node.testMetadata ? 'generic' : 'singular';
       if (!kind) return false;
-      const wanted = value === 'data' ? 'singular' : value === 'schema' ? 'generic' : value;
-      return partMatches(wanted, kind);
+      if (value === 'data') return kind !== 'unit';
+      return partMatches(value === 'schema' ? 'generic' : value, kind);
     }
     case 'test_name':
       if (node.resourceType === 'unit_test') return partMatches(value, node.name);
@@ -413,6 +413,11 @@ export function selectNodes(graph: ProjectGraph, defs: SelectorDefinitions, req:
   const selected = include ? selector.select(include) : new Set(graph.nodes.keys());
   if (include) addIndirectTests(graph, selected, req.indirect ?? 'eager');
   const exclude = parseSelectArgs(req.exclude);
-  if (exclude) for (const id of selector.select(exclude)) selected.delete(id);
+  if (exclude) {
+    // Excluding a model excludes its tests too (dbt applies indirect selection to --exclude as well).
+    const excluded = selector.select(exclude);
+    addIndirectTests(graph, excluded, req.indirect ?? 'eager');
+    for (const id of excluded) selected.delete(id);
+  }
   return selected;
 }

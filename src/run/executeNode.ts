@@ -86,17 +86,20 @@ export async function runHooks(
  * post-hook rolls the new relation back (where DDL is transactional); hooks marked transaction: false
  * run before and after.
  */
+/** Work before the build commits (afterBuild, post-hooks); `fresh: false` when rows went into an existing table. */
+export type AfterBuild = (o?: { fresh?: boolean }) => Promise<void>;
+
 export async function withHooks(
   services: ExecuteServices, conn: Connection, node: SqlNode | SeedNode, log: SqlLog,
-  build: (beforeCommit: () => Promise<void>) => Promise<StepResult>,
+  build: (beforeCommit: AfterBuild) => Promise<StepResult>,
 ): Promise<StepResult> {
   await runHooks(services, conn, node, 'pre-hook', false, log);
   await runHooks(services, conn, node, 'pre-hook', true, log);
-  const result = await build(async () => {
+  const result = await build(async (o) => {
     // Grants, comments, indexes (adapters that have them): inside the swap's transaction, before post-hooks.
     await services.adapter.afterBuild?.(conn, {
       relation: relationRef(node), kind: node.resourceType !== 'seed' && node.config.materialized === 'view' ? 'view' : 'table',
-      config: node.config, description: node.description, columns: node.columns,
+      config: node.config, description: node.description, columns: node.columns, fresh: o?.fresh ?? true,
     }, log);
     await runHooks(services, conn, node, 'post-hook', true, log);
   });

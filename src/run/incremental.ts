@@ -21,7 +21,7 @@ type SchemaChangeMode = (typeof SCHEMA_CHANGE_MODES)[number];
 export interface IncrementalOptions {
   sqlHeader?: string;
   config?: NodeConfigView;
-  beforeCommit?: () => Promise<void>;
+  beforeCommit?: (o?: { fresh?: boolean }) => Promise<void>;
   /** Microbatch: conditions that select the batch's window in the target (replaced by the new rows). */
   windowPredicates?: readonly string[];
   /** The table is known to exist (a later microbatch batch of a full build): never rebuild it. */
@@ -83,12 +83,27 @@ function partitionColumn(node: SqlNode): string {
   return field;
 }
 
-/** Stop before a merge or delete+insert corrupts the target: keys must be present and distinct. */
+/** How many staged rows have a null key part. */
+async function countNullKeys(adapter: Adapter, conn: Connection, staged: RelationRef, keys: readonly string[], log: SqlLog): Promise<number> {
+  const nullSql = `select count(*) as n from ${adapter.renderRelation(staged)} where ${keys.map((k) => `${k} is null`).join(' or ')}`;
+  log(nullSql);
+  return Number((await conn.execute(nullSql)).rows[0]?.n ?? 0);
+}
+
+async function warnNullKeys(services: ExecuteServices, conn: Connection, node: SqlNode, staged: RelationRef, keys: readonly string[], log: SqlLog): Promise<void> {
+  const nulls = await countNullKeys(services.adapter, conn, staged, keys, log);
+  if (nulls === 0) return;
+  services.warn?.({
+    message: `model '${node.name}': ${nulls} new row${nulls === 1 ? ' has' : 's have'} a null unique_key (${keys.join(', ')}); delete+insert adds such rows again on every run`,
+    location: { file: node.originalFilePath },
+    hint: 'Filter those rows out, or coalesce the key.',
+  });
+}
+
+/** Stop before a merge corrupts the target: keys must be present and distinct. */
 async function checkUniqueKey(adapter: Adapter, conn: Connection, node: SqlNode, staged: RelationRef, keys: readonly string[], log: SqlLog): Promise<void> {
   const rel = adapter.renderRelation(staged);
-  const nullSql = `select count(*) as n from ${rel} where ${keys.map((k) => `${k} is null`).join(' or ')}`;
-  log(nullSql);
-  const nulls = Number((await conn.execute(nullSql)).rows[0]?.n ?? 0);
+  const nulls = await countNullKeys(adapter, conn, staged, keys, log);
   if (nulls > 0) {
     throw new KilnError('runtime', `model '${node.name}': ${nulls} new row${nulls === 1 ? ' has' : 's have'} a null unique_key (${keys.join(', ')}); nothing was changed`, {
       location: { file: node.originalFilePath }, node: node.uniqueId,
@@ -199,7 +214,10 @@ export async function buildIncremental(
   const transactional = adapter.capabilities.transactionalDdl;
   let open = false;
   try {
-    if (keys.length && (strategy === 'merge' || strategy === 'delete+insert')) await checkUniqueKey(adapter, conn, node, staged, keys, log);
+    // A merge needs each key once and present; delete+insert replaces every row of a key, so repeated keys are
+    // its normal use (unique_key='date_day'), but a null key would be added again on every run.
+    if (keys.length && strategy === 'merge') await checkUniqueKey(adapter, conn, node, staged, keys, log);
+    if (keys.length && strategy === 'delete+insert') await warnNullKeys(services, conn, node, staged, keys, log);
     const [dest, src] = [await adapter.getColumns(conn, target), await adapter.getColumns(conn, staged)];
     const schema = planSchemaChange(adapter, node, target, mode, dest, src);
     const exclude = new Set((stringList(node, 'merge_exclude_columns') ?? []).map((c) => c.toLowerCase()));
@@ -208,7 +226,7 @@ export async function buildIncremental(
     const updateColumns = only
       ? only.map((c) => adapter.quoteIdentifier(c))
       : schema.columns.filter((c) => !exclude.has(unquote(c)));
-    const step: IncrementalStep = { target, source: staged, columns: schema.columns, uniqueKey: keys, updateColumns, predicates, partitionBy };
+    const step: IncrementalStep = { target, source: staged, columns: schema.columns, uniqueKey: keys, updateColumns, predicates, partitionBy, config: opts.config };
     const statements = [...schema.statements, ...incrementalStatements(adapter, strategy, step)];
 
     if (transactional) {
@@ -217,7 +235,7 @@ export async function buildIncremental(
     }
     let last: StepResult = { message: 'OK' };
     for (const stmt of statements) last = await run(stmt);
-    await opts.beforeCommit?.();
+    await opts.beforeCommit?.({ fresh: false });
     if (transactional) {
       await run(adapter.ddl.commit!());
       open = false;

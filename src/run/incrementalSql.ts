@@ -8,14 +8,15 @@
  * // delete from "main"."t" as DBT_INTERNAL_DEST where (id) in (select id from "main"."t__kiln_incr")
  * // insert into "main"."t" ("id", "v") select "id", "v" from "main"."t__kiln_incr"
  */
-import type { Adapter, IncrementalStrategy, IncrementalStep } from '../adapter.js';
+import type { Adapter, IncrementalStrategy, IncrementalStep, RelationRef } from '../adapter.js';
 
 const DEST = 'DBT_INTERNAL_DEST';
 const SOURCE = 'DBT_INTERNAL_SOURCE';
 
-function insertAll(adapter: Adapter, step: IncrementalStep): string {
+/** `insert into <target> (cols) select cols from <staged rows>`: the insert every strategy ends with. */
+export function insertAll(render: (rel: RelationRef) => string, step: IncrementalStep): string {
   const cols = step.columns.join(', ');
-  return `insert into ${adapter.renderRelation(step.target)} (${cols})\nselect ${cols} from ${adapter.renderRelation(step.source)}`;
+  return `insert into ${render(step.target)} (${cols})\nselect ${cols} from ${render(step.source)}`;
 }
 
 const andPredicates = (predicates: readonly string[]) => predicates.map((p) => `\n  and (${p})`).join('');
@@ -24,19 +25,20 @@ export function standardIncrementalSql(adapter: Adapter, strategy: IncrementalSt
   const target = adapter.renderRelation(step.target);
   const source = adapter.renderRelation(step.source);
   const keys = step.uniqueKey;
+  const insert = insertAll((r) => adapter.renderRelation(r), step);
   switch (strategy) {
     case 'append':
-      return [insertAll(adapter, step)];
+      return [insert];
     case 'delete+insert': {
-      if (keys.length === 0) return [insertAll(adapter, step)];
+      if (keys.length === 0) return [insert];
       const match = keys.length === 1
         ? `${DEST}.${keys[0]} in (select ${keys[0]} from ${source})`
         : `exists (select 1 from ${source} as ${SOURCE} where ${keys.map((k) => `${SOURCE}.${k} = ${DEST}.${k}`).join(' and ')})`;
-      return [`delete from ${target} as ${DEST}\nwhere ${match}${andPredicates(step.predicates)}`, insertAll(adapter, step)];
+      return [`delete from ${target} as ${DEST}\nwhere ${match}${andPredicates(step.predicates)}`, insert];
     }
     case 'merge': {
       // Without a key every row is new (dbt merges `on false`); an insert says so plainly.
-      if (keys.length === 0) return [insertAll(adapter, step)];
+      if (keys.length === 0) return [insert];
       const on = [...keys.map((k) => `${SOURCE}.${k} = ${DEST}.${k}`), ...step.predicates.map((p) => `(${p})`)].join('\n  and ');
       const update = step.updateColumns.length
         ? `\nwhen matched then update set\n  ${step.updateColumns.map((c) => `${c} = ${SOURCE}.${c}`).join(',\n  ')}`
@@ -52,12 +54,14 @@ export function standardIncrementalSql(adapter: Adapter, strategy: IncrementalSt
       return [
         `delete from ${target} as ${DEST}\nwhere (${DEST}.${p} in (select distinct ${p} from ${source})`
         + `\n  or (${DEST}.${p} is null and exists (select 1 from ${source} where ${p} is null)))${andPredicates(step.predicates)}`,
-        insertAll(adapter, step),
+        insert,
       ];
     }
     case 'microbatch':
-      // A batch replaces its own time window: the engine passes the window as the predicates.
-      return [`delete from ${target} as ${DEST}\nwhere ${step.predicates.map((p) => `(${p})`).join('\n  and ') || 'true'}`, insertAll(adapter, step)];
+      // A batch replaces its own time window: the engine passes the window as the predicates. Without one
+      // this would empty the table, so it is refused.
+      if (step.predicates.length === 0) throw new Error('internal: a microbatch step without its window');
+      return [`delete from ${target} as ${DEST}\nwhere ${step.predicates.map((p) => `(${p})`).join('\n  and ')}`, insert];
   }
 }
 

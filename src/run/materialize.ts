@@ -150,15 +150,7 @@ export class Materializer {
     const backup = this.named(target, BACKUP_SUFFIX);
     await this.dropIfExists(conn, tmp, log);
     await this.dropIfExists(conn, backup, log);
-    let result: StepResult;
-    try {
-      result = await spec.build(tmp, false);
-    } catch (e) {
-      // A multi-statement build (a seed's create then load) can fail after creating the temp relation.
-      this.relations.invalidate(tmp.database, tmp.schema);
-      await this.dropIfExists(conn, tmp, log).catch(() => undefined);
-      throw e;
-    }
+    const result = await this.buildAside(conn, tmp, spec, log);
     await this.relations.added(tmp, spec.kind);
 
     let movedAside = false;
@@ -214,6 +206,17 @@ export class Materializer {
     }
   }
 
+  /** Build at a temporary name; a multi-statement build (create, then load) that fails drops what it made. */
+  private async buildAside(conn: Connection, tmp: RelationRef, spec: BuildSpec, log: SqlLog): Promise<StepResult> {
+    try {
+      return await spec.build(tmp, false);
+    } catch (e) {
+      this.relations.invalidate(tmp.database, tmp.schema);
+      await this.dropIfExists(conn, tmp, log).catch(() => undefined);
+      throw e;
+    }
+  }
+
   private async replaceInPlace(conn: Connection, target: RelationRef, spec: BuildSpec, existingKind: RelationKind | undefined, log: SqlLog): Promise<StepResult> {
     // A relation of another kind cannot be replaced by `create or replace`; dbt drops it first too.
     if (existingKind && existingKind !== spec.kind) await this.drop(conn, target, existingKind, log, target);
@@ -226,10 +229,11 @@ export class Materializer {
     // Multi-step builds (seeds) go to a temporary table first, then replace the target in one statement.
     const tmp = this.named(target, TMP_SUFFIX);
     await this.dropIfExists(conn, tmp, log);
-    const result = await spec.build(tmp, false);
+    const result = await this.buildAside(conn, tmp, spec, log);
     await this.relations.added(tmp, 'table');
     try {
-      await this.run(conn, this.adapter.ddl.createTableAs(target, `select * from ${this.adapter.renderRelation(tmp)}`, { replace: true }), log);
+      const ddl = this.adapter.ddl;
+      await this.run(conn, ddl.replaceFrom?.(target, tmp) ?? ddl.createTableAs(target, `select * from ${this.adapter.renderRelation(tmp)}`, { replace: true }), log);
     } finally {
       await this.dropIfExists(conn, tmp, log);
     }

@@ -14,6 +14,8 @@ import { KilnError, errorMessage } from '../errors.js';
 import type { SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { asDatabaseError, relationRef, withHooks, writeRunFile, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import { buildIncremental, needsFullBuild } from './incremental.js';
+import { assertContract, buildWithContract } from './contracts.js';
+import { contractSpec } from '../project/contracts.js';
 import type { SqlLog } from './materialize.js';
 
 export type BatchSize = 'hour' | 'day' | 'month' | 'year';
@@ -103,8 +105,12 @@ function microbatchConfig(node: SqlNode): MicrobatchConfig {
 /** The one model whose batches are running side by side (see executeMicrobatch). */
 let concurrentModel: string | undefined;
 
-/** SQL for a timestamp literal; standard SQL that DuckDB, Postgres, Redshift, Snowflake and BigQuery read. */
-const timestampLiteral = (iso: string) => `cast('${iso}' as timestamp)`;
+/**
+ * A batch bound as SQL: an untyped literal with an explicit UTC offset, which the warehouse reads as the
+ * column's type — exact for timestamptz columns whatever the session's time zone, and the same instant for
+ * timestamp and date columns (dbt writes its event-time filters the same way).
+ */
+const timestampLiteral = (iso: string) => `'${iso}+00:00'`;
 
 /** What the runner asks of a microbatch model: an explicit window, or the batches to retry. */
 export interface MicrobatchRequest {
@@ -146,6 +152,9 @@ export async function executeMicrobatch(
     return await services.adapter.withConnection(async (conn) => {
       const compiled = await services.compiler.compile(node, conn);
       const compileCompletedAt = new Date().toISOString();
+      // An enforced contract is checked once, on the model's whole query, before any batch runs.
+      const contract = contractSpec(node);
+      if (contract) await assertContract(services.adapter, conn, node, contract, compiled.sql, compiled.sqlHeader, log);
       const fullBuild = await needsFullBuild(services, conn, node, target);
       const now = request.now ?? new Date();
       let windows: BatchWindow[];
@@ -169,6 +178,7 @@ export async function executeMicrobatch(
       // A retry adds to the table the first run built, even if that run was a full refresh.
       const existing = await services.relations.get(target, conn);
       let built = request.batches ? existing?.kind === 'table' : !fullBuild;
+      const builtBefore = built;
 
       const runBatch = async (c: Connection, w: BatchWindow, index: number): Promise<void> => {
         const t0 = performance.now();
@@ -188,7 +198,9 @@ export async function executeMicrobatch(
               sqlHeader: batchSql.sqlHeader, config: node.config, incrementalOnly: true, stagingSuffix: `__kiln_b${index}`,
               windowPredicates: [`DBT_INTERNAL_DEST.${cfg.eventTime} >= ${timestampLiteral(w.start)}`, `DBT_INTERNAL_DEST.${cfg.eventTime} < ${timestampLiteral(w.end)}`],
             }, tracked)
-            : await services.materializer.fromSelect(c, 'table', target, sql, { sqlHeader: batchSql.sqlHeader, config: node.config }, tracked);
+            : contract
+              ? await buildWithContract(services, c, node, contract, 'table', target, sql, { sqlHeader: batchSql.sqlHeader, config: node.config }, tracked)
+              : await services.materializer.fromSelect(c, 'table', target, sql, { sqlHeader: batchSql.sqlHeader, config: node.config }, tracked);
           built = true;
           const r: BatchResult = { ...w, status: 'success', executionTime: (performance.now() - t0) / 1000, message: res.message };
           results.push(r);
@@ -205,7 +217,8 @@ export async function executeMicrobatch(
       const result = await withHooks(services, conn, node, log, async (afterBatches) => {
         // The first batch builds the table when there is none; the rest may then run side by side.
         let i = 0;
-        if (!built && windows.length) await runBatch(conn, windows[i++], 1);
+        // Until a batch has built the table, batches run one at a time: each would otherwise replace it.
+        while (!built && i < windows.length) await runBatch(conn, windows[i], ++i);
         const rest = windows.slice(i).map((w, k) => ({ w, index: i + k + 1 }));
         // Side by side on other pooled connections, when there are any and no other model is doing the same:
         // a model holding a connection while waiting for more must be the only one, or two could deadlock.
@@ -227,7 +240,7 @@ export async function executeMicrobatch(
         } else {
           for (const { w, index } of rest) await runBatch(conn, w, index);
         }
-        if (built) await afterBatches();
+        if (built) await afterBatches({ fresh: !builtBefore });
         return { message: `${results.filter((r) => r.status === 'success').length}/${total} batches` };
       });
       results.sort((a, b) => a.start.localeCompare(b.start));

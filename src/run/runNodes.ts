@@ -66,9 +66,20 @@ export function testGates(graph: ProjectGraph, selected: ReadonlySet<string>): (
       if (node.resourceType !== 'test') continue;
       const tested = testedNodes(graph, id);
       for (const parent of tested) {
-        for (const child of graph.children(parent)) {
+        // The nearest selected nodes below the parent, looking through ones that do not run (ephemeral
+        // models, unselected nodes), as the subset graph does for ordinary edges.
+        const seen = new Set<string>();
+        const stack = [...graph.children(parent)];
+        while (stack.length) {
+          const child = stack.pop()!;
+          if (seen.has(child)) continue;
+          seen.add(child);
           const kind = graph.node(child).resourceType;
-          if (child === id || kind === 'test' || kind === 'unit_test' || !selected.has(child)) continue;
+          if (child === id || kind === 'test' || kind === 'unit_test') continue;
+          if (!selected.has(child)) {
+            stack.push(...graph.children(child));
+            continue;
+          }
           if (tested.length === 1 || tested.every((p) => p === parent || ancestors(child).has(p))) deps.get(child)?.add(id);
         }
       }
@@ -239,7 +250,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
 }
 
 function isMicrobatch(node: RunnableNode): node is SqlNode {
-  return node.resourceType === 'model' && node.config.materialized === 'incremental' && node.config.incremental_strategy === 'microbatch';
+  return node.resourceType === 'model' && node.config.materialized === 'incremental' && String(node.config.incremental_strategy).toLowerCase() === 'microbatch';
 }
 
 /** The window a microbatch model runs for: --event-time-start/end, or (kiln retry) the batches that failed. */

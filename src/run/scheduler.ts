@@ -131,12 +131,12 @@ export async function schedule(graph: ProjectGraph, selected: ReadonlySet<string
   await Promise.all(Array.from({ length: threads }, (_, i) => worker(i + 1)));
   opts.signal?.removeEventListener('abort', onAbort);
 
-  if (stopped) {
-    for (const id of order) {
-      if (!done.has(id)) {
-        done.add(id);
-        opts.skip(id, undefined);
-      }
+  // Stopped (fail-fast, interrupt) — or, were the dependencies ever to form a cycle, waiting forever: every
+  // node that did not run is reported as skipped, never left out of the results.
+  for (const id of order) {
+    if (!done.has(id)) {
+      done.add(id);
+      opts.skip(id, undefined);
     }
   }
 }

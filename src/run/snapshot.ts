@@ -105,8 +105,9 @@ export async function executeSnapshot(services: ExecuteServices, node: SqlNode):
         await checkKeys(services, node, spec, run, sql);
 
         // Inside the transaction, before commit: grants/docs (adapters that have them), then post-hooks.
+        const existing = await services.relations.get(rel, conn);
         const beforeCommit = async () => {
-          await adapter.afterBuild?.(conn, { relation: rel, kind: 'table', config: node.config, description: node.description, columns: node.columns }, log);
+          await adapter.afterBuild?.(conn, { relation: rel, kind: 'table', config: node.config, description: node.description, columns: node.columns, fresh: !existing }, log);
           await runHooks(services, conn, node, 'post-hook', true, log);
         };
         const atomically = async (work: () => Promise<void>) => {
@@ -122,7 +123,6 @@ export async function executeSnapshot(services: ExecuteServices, node: SqlNode):
           }
         };
 
-        const existing = await services.relations.get(rel, conn);
         if (!existing) {
           await services.materializer.ensureSchema(conn, rel, log);
           let created: QueryResult | undefined;

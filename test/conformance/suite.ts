@@ -268,11 +268,12 @@ select id, v from {{ ref('src') }}`;
       const p = project({
         'seeds/src.csv': 'id,v\n1,a\n2,b\n',
         'models/m_merge.sql': model('merge'),
-        'models/m_delins.sql': model('delete+insert'),
         'models/m_append.sql': `{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns') }}
 select * from {{ ref('src') }}{% if is_incremental() %} where id > (select max(id) from {{ this }}){% endif %}`,
       });
       const strategies = await p.withAdapter(async (a) => a.capabilities.incrementalStrategies);
+      // A strategy the adapter does not run is a compile error, so its model is only written where it runs (BigQuery has no delete+insert).
+      if (strategies.includes('delete+insert')) p.write({ 'models/m_delins.sql': model('delete+insert') });
       const run = async (csv: string) => {
         p.write({ 'seeds/src.csv': csv });
         const r = await p.kiln(['build']);
@@ -350,7 +351,7 @@ group by cast(ts as date)`,
     it('refuses a repeated unique key before an incremental step, leaving the table as it was', async () => {
       const p = project({
         'seeds/src.csv': 'id,v\n1,a\n',
-        'models/m.sql': "{{ config(materialized='incremental', unique_key='id') }}select id, v from {{ ref('src') }}",
+        'models/m.sql': "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}select id, v from {{ ref('src') }}",
       });
       expect((await p.kiln(['build'])).code).toBe(0);
       p.write({ 'seeds/src.csv': 'id,v\n1,b\n1,c\n' });
@@ -441,7 +442,8 @@ select * from {{ ref('src') }}
       const hook = await p.kiln(['build']);
       expect(hook.code).toBe(1);
       expect(hook.stderr).toContain("post-hook 1 of snapshot 'snap' failed");
-      expect(await state()).toEqual(before);
+      // Without transactional DDL (BigQuery) the post-hook runs after the snapshot's one MERGE has been applied (as in dbt); nothing can roll that back.
+      if (await p.withAdapter(async (a) => a.capabilities.transactionalDdl)) expect(await state()).toEqual(before);
       expect(Object.keys(await p.relations()).sort()).toEqual(['snap', 'src']);
     });
   });
