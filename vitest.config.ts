@@ -16,6 +16,12 @@ const POSTGRES_TESTS = [
  */
 const SNOWFLAKE_TESTS = ['test/conformance/snowflake.test.ts', 'test/e2e/snowflake-*.test.ts'];
 
+/**
+ * Suites that talk to the fake BigQuery service (test/fakes/bigquery). Their setup file installs the network
+ * guard before any Google client library loads, and fails a test that reached a non-loopback address.
+ */
+const BIGQUERY_TESTS = ['test/conformance/bigquery.test.ts', 'test/e2e/bigquery-*.test.ts', 'test/fakes/bigquery/*.test.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -26,11 +32,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'kiln', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_TESTS, ...SNOWFLAKE_TESTS] },
+        test: { name: 'kiln', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_TESTS, ...SNOWFLAKE_TESTS, ...BIGQUERY_TESTS] },
       },
       {
         extends: true,
         test: { name: 'postgres', include: POSTGRES_TESTS, globalSetup: ['test/pg/globalSetup.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'bigquery', include: BIGQUERY_TESTS, setupFiles: ['test/fakes/bigquery/setup.ts'] },
       },
       {
         extends: true,

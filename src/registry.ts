@@ -9,11 +9,12 @@ const loaders: Record<string, () => Promise<AdapterFactory>> = {
   duckdb: async () => (await import('../adapters/duckdb/index.js')).duckdbAdapterFactory,
   postgres: async () => (await import('../adapters/postgres/index.js')).postgresAdapterFactory,
   redshift: async () => (await import('../adapters/redshift/index.js')).redshiftAdapterFactory,
+  bigquery: async () => (await import('../adapters/bigquery/index.js')).bigqueryAdapterFactory,
   snowflake: async () => (await import('../adapters/snowflake/index.js')).snowflakeAdapterFactory,
 };
 
 /** Adapter types that are planned but not built yet, so the error can say so rather than "unknown". */
-const planned = ['bigquery'];
+const planned: string[] = [];
 
 export function availableAdapterTypes(): string[] {
   return Object.keys(loaders);

@@ -1,0 +1,2 @@
+export function isLoopback(host: string | undefined): boolean;
+export function netViolations(): string[];
