@@ -354,6 +354,14 @@ export interface Adapter {
   cancelAll(): Promise<void>;
   close(): Promise<void>;
 
+  /**
+   * A text value as a SQL string literal, where the warehouse escapes differently from standard SQL's doubled
+   * quote (BigQuery: backslashes). Used only where values must be SQL text (unit-test fixture rows).
+   *
+   * @example
+   * stringLiteral("O'Hara") // 'O\'Hara' (BigQuery); standard SQL writes 'O''Hara'
+   */
+  stringLiteral?(value: string): string;
   /** Quote one identifier part the way the warehouse needs it (`"a""b"`, `` `a` ``). */
   quoteIdentifier(name: string): string;
   /** Fold an unquoted identifier the way the warehouse does (Snowflake upper-cases; most leave it). */

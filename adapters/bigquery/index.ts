@@ -24,7 +24,7 @@ import type {
 } from '../../src/adapter.js';
 import { KilnError, type SourceLocation } from '../../src/errors.js';
 import { BigQueryPool } from './connection.js';
-import { makeBigQueryDdl, quoteBigQueryIdentifier, renderBigQueryRelation } from './ddl.js';
+import { bigqueryLiteral, makeBigQueryDdl, quoteBigQueryIdentifier, renderBigQueryRelation } from './ddl.js';
 import { getBigQueryColumns, listBigQueryRelations } from './introspection.js';
 import { bigqueryAfterBuild } from './postBuild.js';
 import { makeAuthClient, SECRET_FIELDS, validateBigQueryFields, type BigQueryFields } from './profile.js';
@@ -119,6 +119,10 @@ export class BigQueryAdapter implements Adapter {
   close() {
     return this.pool.close();
   }
+  stringLiteral(value: string): string {
+    return bigqueryLiteral(value);
+  }
+
   quoteIdentifier(name: string): string {
     return quoteBigQueryIdentifier(name);
   }

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { ColumnInfo, Connection, QueryResult } from '../adapter.js';
+import type { Adapter, ColumnInfo, Connection, QueryResult } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { SeedNode, SourceNode, SqlNode, UnitTestInput, UnitTestNode } from '../project/nodes.js';
 import { describeInput, parseInput, unitTestRunFile, type ParsedInput } from '../project/unitTests.js';
@@ -37,6 +37,12 @@ interface Fixture {
   key: string;
   cte: string;
   sql: string;
+}
+
+
+/** The adapter's string literals where it has its own escaping (BigQuery), else standard SQL's. */
+function literalFor(adapter: Adapter): ((s: string) => string) | undefined {
+  return adapter.stringLiteral ? (v) => adapter.stringLiteral!(v) : undefined;
 }
 
 export async function executeUnitTest(services: ExecuteServices, test: UnitTestNode, model: SqlNode): Promise<TestOutcome> {
@@ -210,7 +216,7 @@ async function buildFixture(services: ExecuteServices, conn: Connection, test: U
       });
     }
   }
-  return { key: resolved.key, cte, sql: fixtureSelect(rows, columns, (n) => adapter.quoteIdentifier(n)) };
+  return { key: resolved.key, cte, sql: fixtureSelect(rows, columns, (n) => adapter.quoteIdentifier(n), literalFor(adapter)) };
 }
 
 /**
@@ -242,6 +248,6 @@ async function expectedSql(
   const columns = keys.length ? keys.map((k) => findColumn(output, k)!) : output;
   const typed = columns.map((c) => ({ name: c.name, type: c.dataType }));
   const quote = (n: string) => adapter.quoteIdentifier(n);
-  const sql = fixtureSelect(rows, typed, quote);
+  const sql = fixtureSelect(rows, typed, quote, literalFor(adapter));
   return { sql, columns: columns.map((c) => c.name) };
 }

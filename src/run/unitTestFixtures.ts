@@ -29,23 +29,23 @@ export function sqlStringLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** A JS value as SQL literal text (before the cast that types it). */
-export function sqlLiteral(value: unknown): string {
+/** A JS value as SQL literal text (before the cast that types it); `text` writes string literals. */
+export function sqlLiteral(value: unknown, text: (s: string) => string = sqlStringLiteral): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') {
-    if (Number.isNaN(value)) return sqlStringLiteral('NaN');
-    if (!Number.isFinite(value)) return sqlStringLiteral(value > 0 ? 'Infinity' : '-Infinity');
+    if (Number.isNaN(value)) return text('NaN');
+    if (!Number.isFinite(value)) return text(value > 0 ? 'Infinity' : '-Infinity');
     return String(value);
   }
-  if (typeof value === 'string') return sqlStringLiteral(value);
-  if (value instanceof Date) return sqlStringLiteral(value.toISOString());
-  return sqlStringLiteral(JSON.stringify(value));
+  if (typeof value === 'string') return text(value);
+  if (value instanceof Date) return text(value.toISOString());
+  return text(JSON.stringify(value));
 }
 
-export function castLiteral(value: unknown, type: string): string {
-  return `cast(${sqlLiteral(value)} as ${type})`;
+export function castLiteral(value: unknown, type: string, text?: (s: string) => string): string {
+  return `cast(${sqlLiteral(value, text)} as ${type})`;
 }
 
 /** Case-insensitive lookup of `key` among `columns` (exact spelling first). */
@@ -121,9 +121,11 @@ export function columnsFromValues(
  * The rows as one select per row joined by `union all`; every column of `columns` in every row (NULL of
  * its type when a row leaves it out). No rows: one row of NULLs filtered out, so the columns still exist.
  */
-export function fixtureSelect(rows: readonly Record<string, unknown>[], columns: readonly FixtureColumn[], quote: (name: string) => string): string {
+export function fixtureSelect(
+  rows: readonly Record<string, unknown>[], columns: readonly FixtureColumn[], quote: (name: string) => string, text?: (s: string) => string,
+): string {
   const select = (row: Record<string, unknown> | undefined) =>
-    `select ${columns.map((c) => `${castLiteral(row ? valueOf(row, c.name) : null, c.type)} as ${quote(c.name)}`).join(', ')}`;
+    `select ${columns.map((c) => `${castLiteral(row ? valueOf(row, c.name) : null, c.type, text)} as ${quote(c.name)}`).join(', ')}`;
   if (rows.length === 0) return `${select(undefined)} where 1 = 0`;
   return rows.map(select).join('\nunion all\n');
 }

@@ -154,6 +154,20 @@ select id, day, v from {{ ref('src') }}`;
     expect(results[0].status).toBe('error');
   });
 
+  it('writes unit-test fixture text with BigQuery\'s string escapes', async () => {
+    const p = bqProject({
+      'models/names.sql': "select upper(name) as name from {{ ref('people') }}",
+      'models/people.sql': "select 'x' as name",
+      'models/unit.yml': `unit_tests:\n  - name: quotes\n    model: names\n    given:\n      - input: ref('people')\n        rows: [{name: "O'Hara \\\\ back"}]\n    expect:\n      rows: [{name: "O'HARA \\\\ BACK"}]\n`,
+    });
+    const r = await p.kiln(['test']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const sent = JSON.stringify(h.fake.requests.map((x) => x.body ?? null));
+    // In the job's SQL: 'O\'Hara \\ back' (BigQuery escapes); JSON doubles each backslash once more.
+    expect(sent).toContain("'O\\\\'Hara \\\\\\\\ back'");
+  });
+
   it('refuses a job over maximum_bytes_billed with BigQuery\'s reason', async () => {
     const p = bqProject({ 'models/t.sql': "{{ config(materialized='table') }}select 1 as a" }, uniqueDataset('e2e'), { maximum_bytes_billed: 1000 });
     expect((await p.kiln(['run'])).code).toBe(0); // a constant select reads no table: nothing billed

@@ -476,7 +476,7 @@ describe('unit tests: nodes', () => {
 
   it('literals and the multiset diff', () => {
     expect(sqlStringLiteral("O'Hara \\ \n x")).toBe("'O''Hara \\ \n x'");
-    expect([null, true, false, 3, -1.5, Number.NaN, Infinity, 'a', { a: [1] }].map(sqlLiteral))
+    expect([null, true, false, 3, -1.5, Number.NaN, Infinity, 'a', { a: [1] }].map((v) => sqlLiteral(v)))
       .toEqual(['null', 'true', 'false', '3', '-1.5', "'NaN'", "'Infinity'", "'a'", `'{"a":[1]}'`]);
     expect(() => sqlStringLiteral('a\u0000')).toThrow(/NUL/);
     const d = diffRows(['x'], [{ x: 1 }, { x: 1 }, { x: null }], [{ x: 1 }, { x: null }, { x: 2 }]);
