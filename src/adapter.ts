@@ -148,6 +148,11 @@ export interface AdapterCapabilities {
   /** DDL (create/rename/drop) can run inside a transaction and roll back (DuckDB, Postgres, Redshift). */
   transactionalDdl: boolean;
   /**
+   * Where DDL cannot (it commits by itself), DML statements can still run together in one transaction
+   * (Snowflake): an incremental step's delete and insert, a snapshot's updates and inserts, all or none.
+   */
+  transactionalDml?: boolean;
+  /**
    * Kinds the warehouse replaces atomically with `create or replace … as` (Snowflake, BigQuery). Where a
    * kind is listed and DDL is not transactional, the engine replaces in place instead of swapping names.
    */
@@ -333,7 +338,7 @@ export interface DdlDialect {
   dropRelation(rel: RelationRef, kind: RelationKind): string;
   /** Rename `from` to `to` (same database and schema); adapters write `to` bare or qualified as their SQL needs. */
   renameRelation(from: RelationRef, kind: RelationKind, to: RelationRef): string;
-  /** Transaction statements; present exactly when `capabilities.transactionalDdl`. */
+  /** Transaction statements; present exactly when `capabilities.transactionalDdl` or `transactionalDml`. */
   begin?(): string;
   commit?(): string;
   rollback?(): string;

@@ -216,12 +216,16 @@ export function snowflakeDdl(names: SnowflakeNames): DdlDialect {
           ];
         }
         case 'microbatch':
-          return [`delete from ${target} ${DEST}\nwhere ${step.predicates.map((p) => `(${p})`).join('\n  and ') || 'true'}`, insertAll(step)];
+          if (step.predicates.length === 0) throw new Error('internal: a microbatch step without its window');
+          return [`delete from ${target} ${DEST}\nwhere ${step.predicates.map((p) => `(${p})`).join('\n  and ')}`, insertAll(step)];
         default:
           // append and merge: the standard SQL is Snowflake SQL.
           return undefined;
       }
     },
+    begin: () => 'begin',
+    commit: () => 'commit',
+    rollback: () => 'rollback',
     addColumn: (r, col, type) => `alter table ${rel(r)} add column ${col} ${type}`,
     dropColumn: (r, col) => `alter table ${rel(r)} drop column ${col}`,
     alterColumnType: (r, col, type) => `alter table ${rel(r)} alter column ${col} set data type ${type}`,

@@ -237,6 +237,8 @@ export class SnowflakeAdapter implements Adapter {
   readonly capabilities: AdapterCapabilities = {
     // DDL commits implicitly: relations are replaced in place with `create or replace`.
     transactionalDdl: false,
+    // DML runs in transactions (DDL commits by itself): an incremental's delete and insert are all or none.
+    transactionalDml: true,
     createOrReplace: new Set(['table', 'view'] as const),
     renameable: new Set(['table', 'view'] as const),
     dropCascadesToDependents: false,

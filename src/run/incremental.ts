@@ -212,6 +212,7 @@ export async function buildIncremental(
   if (stale) await run(adapter.ddl.dropRelation(staged, stale.kind));
   await run(adapter.ddl.createTableAs(staged, sql, { replace: false, sqlHeader: opts.sqlHeader }));
   const transactional = adapter.capabilities.transactionalDdl;
+  const dmlTransactions = !transactional && adapter.capabilities.transactionalDml === true && !!adapter.ddl.begin;
   let open = false;
   try {
     // A merge needs each key once and present; delete+insert replaces every row of a key, so repeated keys are
@@ -227,19 +228,23 @@ export async function buildIncremental(
       ? only.map((c) => adapter.quoteIdentifier(c))
       : schema.columns.filter((c) => !exclude.has(unquote(c)));
     const step: IncrementalStep = { target, source: staged, columns: schema.columns, uniqueKey: keys, updateColumns, predicates, partitionBy, config: opts.config };
-    const statements = [...schema.statements, ...incrementalStatements(adapter, strategy, step)];
+    // Where DDL commits by itself (Snowflake), the schema changes go first and only the data statements
+    // share the transaction; grants and post-hooks then follow the commit.
+    if (!transactional) for (const stmt of schema.statements) await run(stmt);
+    const statements = [...(transactional ? schema.statements : []), ...incrementalStatements(adapter, strategy, step)];
 
-    if (transactional) {
+    if (transactional || dmlTransactions) {
       await run(adapter.ddl.begin!());
       open = true;
     }
     let last: StepResult = { message: 'OK' };
     for (const stmt of statements) last = await run(stmt);
-    await opts.beforeCommit?.({ fresh: false });
-    if (transactional) {
+    if (transactional) await opts.beforeCommit?.({ fresh: false });
+    if (open) {
       await run(adapter.ddl.commit!());
       open = false;
     }
+    if (!transactional) await opts.beforeCommit?.({ fresh: false });
     const verb = strategy === 'merge' && keys.length ? 'MERGE' : 'INSERT';
     const message = `${verb} ${last.rowsAffected ?? ''}`.trim() + (schema.note ? ` (${schema.note})` : '');
     return { ...last, message };

@@ -80,7 +80,9 @@ export async function executeSnapshot(services: ExecuteServices, node: SqlNode):
   const spec = snapshotSpec(node);
   const adapter = services.adapter;
   const ddl = adapter.ddl;
-  const transactional = adapter.capabilities.transactionalDdl && !!ddl.begin;
+  // Snowflake: DDL commits by itself, but the snapshot's updates and inserts can still be one transaction.
+  const transactional = (adapter.capabilities.transactionalDdl || adapter.capabilities.transactionalDml === true) && !!ddl.begin;
+  const ddlInTransaction = adapter.capabilities.transactionalDdl;
   const ctx: SnapshotSqlContext = { spec, dialect: snapshotDialect(adapter.snapshot), quote: (n) => adapter.quoteIdentifier(n) };
   const rel = relationRef(node);
   const target = adapter.renderRelation(rel);
@@ -114,13 +116,15 @@ export async function executeSnapshot(services: ExecuteServices, node: SqlNode):
           if (transactional) await run(ddl.begin!());
           try {
             await work();
-            await beforeCommit();
+            // Grants (DDL) and post-hooks join the transaction only where DDL can; else they follow the commit.
+            if (ddlInTransaction) await beforeCommit();
             if (transactional) await run(ddl.commit!());
           } catch (e) {
             if (transactional) await run(ddl.rollback!()).catch(() => undefined);
             services.relations.invalidate(rel.database, rel.schema);
             throw e;
           }
+          if (!ddlInTransaction) await beforeCommit();
         };
 
         if (!existing) {

@@ -348,6 +348,22 @@ group by cast(ts as date)`,
       }
     });
 
+    it('a delete+insert step that fails after its delete leaves the table as it was', async () => {
+      const p = project({
+        'seeds/src.csv': 'id,v\n1,1\n2,2\n',
+        'models/m.sql': "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='id') }}select id, v from {{ ref('src') }}",
+      });
+      const caps = await p.withAdapter(async (a) => a.capabilities);
+      if (!caps.incrementalStrategies.includes('delete+insert')) return;
+      expect((await p.kiln(['build'])).code).toBe(0);
+      // v turns to text that the integer column cannot take: the insert fails after the delete ran.
+      p.write({ 'seeds/src.csv': 'id,v\n2,oops\n' });
+      const r = await p.kiln(['build']);
+      expect(r.code).toBe(1);
+      expect(p.statuses()['model.conform.m']).toBe('error');
+      if (caps.transactionalDdl || caps.transactionalDml) expect(await p.rows('m', 'id, v')).toEqual([{ id: 1, v: 1 }, { id: 2, v: 2 }]);
+    });
+
     it('refuses a repeated unique key before an incremental step, leaving the table as it was', async () => {
       const p = project({
         'seeds/src.csv': 'id,v\n1,a\n',
