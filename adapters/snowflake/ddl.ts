@@ -19,6 +19,8 @@
  * // create or replace transient table db.analytics.orders\n  cluster by (id)\nas (\nselect * from (\nselect 1 as id\n) order by (id)\n)
  */
 import type { DdlDialect, IncrementalStep, IncrementalStrategy, NodeConfigView, QuotePolicy, RelationKind, RelationRef, SnapshotDialect } from '../../src/adapter.js';
+import { standardConstraintSql } from '../../src/run/constraintSql.js';
+import { insertAll as standardInsert } from '../../src/run/incrementalSql.js';
 
 export const SNOWFLAKE_MAX_IDENTIFIER = 255;
 
@@ -147,16 +149,13 @@ export function snowflakeDdl(names: SnowflakeNames): DdlDialect {
     return names.render(r);
   };
   const column = (c: { name: string; quote?: boolean }, quoteColumns: boolean) => ((c.quote ?? quoteColumns) ? quoteSnowflakeIdentifier(c.name) : names.part(c.name, false));
-  const named = (name: string | undefined) => (name ? `constraint ${quoteSnowflakeIdentifier(name)} ` : '');
+  const constraintSql = standardConstraintSql(quoteSnowflakeIdentifier);
   /** After a table build: clustering keys kept up by Snowflake, or not (dbt's automatic_clustering). */
   const clusteringTail = (target: string, o: SnowflakeTableOptions) => {
     if (o.automaticClustering === undefined || o.clusterBy.length === 0) return '';
     return `;\nalter table ${target} ${o.automaticClustering ? 'resume' : 'suspend'} recluster`;
   };
-  const insertAll = (step: IncrementalStep) => {
-    const cols = step.columns.join(', ');
-    return `insert into ${names.render(step.target)} (${cols})\nselect ${cols} from ${names.render(step.source)}`;
-  };
+  const insertAll = (step: IncrementalStep) => standardInsert((r) => names.render(r), step);
   const andPredicates = (predicates: readonly string[]) => predicates.map((p) => `\n  and (${p})`).join('');
 
   return {
@@ -229,33 +228,9 @@ export function snowflakeDdl(names: SnowflakeNames): DdlDialect {
     addColumn: (r, col, type) => `alter table ${rel(r)} add column ${col} ${type}`,
     dropColumn: (r, col) => `alter table ${rel(r)} drop column ${col}`,
     alterColumnType: (r, col, type) => `alter table ${rel(r)} alter column ${col} set data type ${type}`,
-    columnConstraint(c) {
-      const expr = c.expression?.trim() ?? '';
-      switch (c.type) {
-        case 'not_null': return `not null ${expr}`.trim();
-        case 'unique': return `unique ${expr}`.trim();
-        case 'primary_key': return `primary key ${expr}`.trim();
-        case 'foreign_key':
-          if (c.to && c.toColumns?.length) return `references ${c.to} (${c.toColumns.join(', ')})`;
-          return expr ? `references ${expr}` : undefined;
-        // Snowflake has no check constraints.
-        case 'check': return undefined;
-        case 'custom': return expr || undefined;
-      }
-    },
-    tableConstraint(c) {
-      const cols = (c.columns ?? []).join(', ');
-      const expr = c.expression?.trim() ? ` ${c.expression.trim()}` : '';
-      switch (c.type) {
-        case 'unique': return `${named(c.name)}unique${expr} (${cols})`;
-        case 'primary_key': return `${named(c.name)}primary key${expr} (${cols})`;
-        case 'foreign_key':
-          if (c.to && c.toColumns?.length) return `${named(c.name)}foreign key (${cols}) references ${c.to} (${c.toColumns.join(', ')})`;
-          return expr ? `${named(c.name)}foreign key (${cols}) references${expr}` : undefined;
-        case 'custom': return expr ? `${named(c.name)}${expr.trim()}` : undefined;
-        case 'check': case 'not_null': return undefined;
-      }
-    },
+    // Snowflake has no check constraints; everything else is standard SQL.
+    columnConstraint: (c) => (c.type === 'check' ? undefined : constraintSql.column(c)),
+    tableConstraint: (c) => (c.type === 'check' ? undefined : constraintSql.table(c)),
     dropRelation: (r, kind) => `drop ${KIND_KEYWORD[kind]} if exists ${rel(r)}`,
     renameRelation(from, kind, to) {
       checkLength(to.identifier, 'relation name');
