@@ -435,6 +435,8 @@ export interface OpenOptions {
   threads: number;
   projectDir: string;
   projectName: string;
+  /** The project file's `quoting:` (database, schema, identifier), the parts it sets. */
+  quoting?: Partial<QuotePolicy>;
 }
 
 export interface AdapterFactory {

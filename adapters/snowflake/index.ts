@@ -25,10 +25,9 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isAbsolute, resolve } from 'node:path';
 import type {
-  Adapter, AdapterCapabilities, AdapterFactory, Connection, DdlDialect, OpenOptions, QuotePolicy, RelationRef, SeedColumnStats, SeedColumnType,
+  Adapter, AdapterCapabilities, AdapterFactory, Connection, DdlDialect, OpenOptions, RelationRef, SeedColumnStats, SeedColumnType,
   SnapshotDialect, TargetConfig,
 } from '../../src/adapter.js';
 import { KilnError, type SourceLocation } from '../../src/errors.js';
@@ -134,7 +133,8 @@ export const snowflakeAdapterFactory: AdapterFactory = {
   },
 
   async open(config: TargetConfig, opts: OpenOptions): Promise<Adapter> {
-    const names = new SnowflakeNames(projectQuotePolicy(opts.projectDir));
+    // Parts the project's quoting: leaves unset stay unquoted (dbt-snowflake's default).
+    const names = new SnowflakeNames({ ...DEFAULT_QUOTE_POLICY, ...opts.quoting });
     const pool = await SnowflakePool.open(snowflakeSettings(config.fields, opts.projectDir), opts.threads);
     return new SnowflakeAdapter(pool, names, config.database, config.schema);
   },
@@ -198,38 +198,6 @@ export function snowflakeSettings(fields: Record<string, unknown>, projectDir: s
     account: str('account') ?? '',
     user: str('user') ?? '',
   };
-}
-
-/**
- * The project's `quoting:` (database, schema, identifier: true|false) from kiln_project.yml or
- * dbt_project.yml; parts it does not set stay unquoted (dbt-snowflake's default).
- */
-export function projectQuotePolicy(projectDir: string): QuotePolicy {
-  const policy = { ...DEFAULT_QUOTE_POLICY };
-  for (const file of ['kiln_project.yml', 'dbt_project.yml']) {
-    let text: string;
-    try {
-      text = readFileSync(join(projectDir, file), 'utf8');
-    } catch {
-      continue;
-    }
-    let data: unknown;
-    try {
-      data = parseYaml(text);
-    } catch {
-      return policy; // the project loader reports a broken project file
-    }
-    const quoting = (data as { quoting?: Record<string, unknown> } | null)?.quoting;
-    if (quoting && typeof quoting === 'object') {
-      for (const k of ['database', 'schema', 'identifier'] as const) {
-        const v = quoting[k];
-        if (typeof v === 'boolean') policy[k] = v;
-        else if (typeof v === 'string' && /^(true|false)$/i.test(v)) policy[k] = v.toLowerCase() === 'true';
-      }
-    }
-    return policy;
-  }
-  return policy;
 }
 
 export class SnowflakeAdapter implements Adapter {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { Adapter, AdapterFactory, TargetConfig } from '../adapter.js';
+import type { Adapter, AdapterFactory, QuotePolicy, TargetConfig } from '../adapter.js';
 import { NodeCompiler } from '../compile/compileNode.js';
 import { installJinja } from '../compile/jinja.js';
 import { parseProject, builtinMacroFiles, targetContext, type ParsedProject, type TargetInfo } from '../compile/parse.js';
@@ -67,6 +67,17 @@ export interface Warehouse {
   relations: RelationCache;
   compiler: NodeCompiler;
   materializer: Materializer;
+}
+
+/** `quoting: {identifier: true}` from the project file, as booleans (YAML may give 'true' as text). */
+function quotePolicyOf(quoting: Record<string, unknown>): Partial<QuotePolicy> {
+  const out: Partial<QuotePolicy> = {};
+  for (const k of ['database', 'schema', 'identifier'] as const) {
+    const v = quoting[k];
+    if (typeof v === 'boolean') out[k] = v;
+    else if (typeof v === 'string' && /^(true|false)$/i.test(v)) out[k] = v.toLowerCase() === 'true';
+  }
+  return out;
 }
 
 export class Invocation {
@@ -180,7 +191,9 @@ export class Invocation {
     if (this.warehouse) return this.warehouse;
     let adapter: Adapter;
     try {
-      adapter = await this.factory.open(this.targetConfig, { threads: this.threads, projectDir: this.project.dir, projectName: this.project.name });
+      adapter = await this.factory.open(this.targetConfig, {
+        threads: this.threads, projectDir: this.project.dir, projectName: this.project.name, quoting: quotePolicyOf(this.project.file.quoting),
+      });
     } catch (e) {
       if (e instanceof KilnError) throw new KilnError(e.kind, this.redactor.scrub(e.message), { location: e.location ?? this.resolvedTarget.location, hint: e.hint });
       throw new KilnError('database', `could not connect to the ${this.factory.type} target '${this.target.name}': ${this.redactor.scrub((e as Error).message)}`, {
