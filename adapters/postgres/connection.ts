@@ -198,9 +198,12 @@ export class PgPool {
     try {
       return await work;
     } catch (e) {
-      // A transaction left open by a failure must not leak into the next user of this connection.
       broken = this.cancelled || !(client as unknown as { _connected?: boolean })._connected;
-      const status = (client as unknown as { _txStatus?: string })._txStatus;
+      throw e;
+    } finally {
+      // A transaction left open — by a failure, or by a hook that ran `begin` without `commit` — must not
+      // leak into the next user of this connection: it is rolled back.
+      const status = client.getTransactionStatus?.() ?? (client as unknown as { _txStatus?: string })._txStatus;
       if (!broken && (status === 'E' || status === 'T')) {
         try {
           await client.query('rollback');
@@ -208,8 +211,6 @@ export class PgPool {
           broken = true;
         }
       }
-      throw e;
-    } finally {
       this.busy.delete(session);
       client.release(broken);
     }

@@ -154,6 +154,17 @@ select 1 as id, 'a' as name`;
     }
   });
 
+  it('a hook that leaves a transaction open does not leak it into the next node on the connection', async () => {
+    const p = pgProject({
+      'models/a.sql': `{{ config(materialized='table', post_hook=[{'sql': 'begin; create table {{ this.schema }}.leak_check (x int)', 'transaction': false}]) }}select 1 as v`,
+      'models/b.sql': "{{ config(materialized='table') }}select 2 as v",
+    });
+    const r = await p.kiln(['run', '--threads', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const tables = await pgQuery('select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where nspname = $1 and relkind = $2 order by 1', [p.schema, 'r']);
+    expect(tables.map((t) => t.relname)).toEqual(['a', 'b']);
+  });
+
   it('reports server errors with their SQLSTATE, the model and the line in the compiled file', async () => {
     const p = pgProject({ 'models/bad.sql': "{{ config(materialized='table') }}\nselect 1 as a,\n  no_such_column as b" });
     const r = await p.kiln(['run']);
