@@ -237,6 +237,13 @@ export function buildContext(
   );
 
   const envVar = (name: string, ...rest: unknown[]) => {
+    // Secrets stay in profiles.yml: in a model, macro or hook their value would be written into compiled SQL,
+    // target/run and manifest.json (dbt refuses them there too).
+    if (/^(DBT|KILN)_ENV_SECRET_/.test(name)) {
+      throw new KilnError('compile', `env_var('${name}') is a secret, which only profiles.yml may read`, {
+        hint: 'Use it in profiles.yml (a password, a token); models, macros and hooks must not contain secrets, since their SQL is written to target/.',
+      });
+    }
     record.envRead.add(name);
     if (Object.prototype.hasOwnProperty.call(envOverrides, name)) {
       const o = envOverrides[name];

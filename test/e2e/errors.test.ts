@@ -232,3 +232,16 @@ describe('name clashes', () => {
     expect(r.stderr).toContain("models/b/x.sql: two resources are named 'x': models/a/x.sql and models/b/x.sql");
   });
 });
+
+describe('secrets', () => {
+  it('refuses a DBT_ENV_SECRET_ variable in a model, so its value is never written to target/', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/m.sql': "select 1 as a,\n  '{{ env_var(\"DBT_ENV_SECRET_TOKEN\") }}' as t\n",
+    });
+    const r = await runKiln(['compile'], dir, { DBT_ENV_SECRET_TOKEN: 'hunter2-secret' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("models/m.sql:2: env_var('DBT_ENV_SECRET_TOKEN') is a secret, which only profiles.yml may read");
+    expect(r.stdout + r.stderr).not.toContain('hunter2-secret');
+  });
+});
