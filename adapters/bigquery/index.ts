@@ -24,6 +24,7 @@ import type {
 } from '../../src/adapter.js';
 import { KilnError, type SourceLocation } from '../../src/errors.js';
 import { BigQueryPool } from './connection.js';
+import { PooledAdapter } from '../pooled.js';
 import { bigqueryLiteral, makeBigQueryDdl, quoteBigQueryIdentifier, renderBigQueryRelation } from './ddl.js';
 import { getBigQueryColumns, listBigQueryRelations } from './introspection.js';
 import { bigqueryAfterBuild } from './postBuild.js';
@@ -76,7 +77,7 @@ function labelValue(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
 }
 
-export class BigQueryAdapter implements Adapter {
+export class BigQueryAdapter extends PooledAdapter<BigQueryPool> implements Adapter {
   readonly type = 'bigquery';
   readonly capabilities: AdapterCapabilities = {
     transactionalDdl: false,
@@ -104,21 +105,14 @@ export class BigQueryAdapter implements Adapter {
   readonly snapshot = bigquerySnapshot;
 
   constructor(
-    private readonly pool: BigQueryPool,
+    pool: BigQueryPool,
     readonly defaultDatabase: string,
     readonly defaultSchema: string,
     readonly ddl: DdlDialect,
-  ) {}
+  ) {
+    super(pool);
+  }
 
-  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
-    return this.pool.withConnection(fn);
-  }
-  cancelAll() {
-    return this.pool.cancelAll();
-  }
-  close() {
-    return this.pool.close();
-  }
   stringLiteral(value: string): string {
     return bigqueryLiteral(value);
   }

@@ -15,9 +15,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import type { Adapter, AdapterCapabilities, AdapterFactory, Connection, OpenOptions, TargetConfig } from '../../src/adapter.js';
+import type { Adapter, AdapterCapabilities, AdapterFactory, OpenOptions, TargetConfig } from '../../src/adapter.js';
 import { KilnError } from '../../src/errors.js';
 import { DuckDBPool } from './connection.js';
+import { PooledAdapter } from '../pooled.js';
 import { duckdbDdl, quoteDuckdbIdentifier, renderDuckdbRelation } from './ddl.js';
 import { getDuckdbColumns, listDuckdbRelations } from './introspection.js';
 import { loadDuckdbSeed } from './seed.js';
@@ -88,7 +89,7 @@ export const duckdbAdapterFactory: AdapterFactory = {
   },
 };
 
-class DuckDBAdapter implements Adapter {
+class DuckDBAdapter extends PooledAdapter<DuckDBPool> implements Adapter {
   readonly type = 'duckdb';
   readonly capabilities = {
     transactionalDdl: true,
@@ -120,20 +121,13 @@ class DuckDBAdapter implements Adapter {
   readonly snapshot = duckdbSnapshot;
 
   constructor(
-    private readonly pool: DuckDBPool,
+    pool: DuckDBPool,
     readonly defaultDatabase: string,
     readonly defaultSchema: string,
-  ) {}
+  ) {
+    super(pool);
+  }
 
-  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
-    return this.pool.withConnection(fn);
-  }
-  cancelAll() {
-    return this.pool.cancelAll();
-  }
-  close() {
-    return this.pool.close();
-  }
   quoteIdentifier = quoteDuckdbIdentifier;
   normalizeIdentifier(name: string) {
     return name;

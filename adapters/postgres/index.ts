@@ -20,6 +20,7 @@ import type {
 } from '../../src/adapter.js';
 import type { SourceLocation } from '../../src/errors.js';
 import { PgPool, type PgSettings } from './connection.js';
+import { PooledAdapter } from '../pooled.js';
 import { postgresDdl, quotePostgresIdentifier, renderPostgresRelation } from './ddl.js';
 import { getPostgresColumns, listPostgresRelations, postgresDependentViews } from './introspection.js';
 import { postgresAfterBuild } from './postBuild.js';
@@ -100,7 +101,7 @@ export const postgresAdapterFactory: AdapterFactory = {
   },
 };
 
-export class PostgresAdapter implements Adapter {
+export class PostgresAdapter extends PooledAdapter<PgPool> implements Adapter {
   readonly type: string = 'postgres';
   readonly capabilities: AdapterCapabilities = {
     transactionalDdl: true,
@@ -123,20 +124,13 @@ export class PostgresAdapter implements Adapter {
   readonly ddl: DdlDialect = postgresDdl;
 
   constructor(
-    protected readonly pool: PgPool,
+    pool: PgPool,
     readonly defaultDatabase: string,
     readonly defaultSchema: string,
-  ) {}
+  ) {
+    super(pool);
+  }
 
-  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
-    return this.pool.withConnection(fn);
-  }
-  cancelAll() {
-    return this.pool.cancelAll();
-  }
-  close() {
-    return this.pool.close();
-  }
   quoteIdentifier(name: string): string {
     return quotePostgresIdentifier(name);
   }

@@ -33,6 +33,7 @@ import type {
 import { KilnError, type SourceLocation } from '../../src/errors.js';
 import { TargetFields } from '../postgres/profile.js';
 import { SnowflakePool, type SnowflakeSettings } from './connection.js';
+import { PooledAdapter } from '../pooled.js';
 import { DEFAULT_QUOTE_POLICY, quoteSnowflakeIdentifier, SNOWFLAKE_MAX_IDENTIFIER, snowflakeDdl, SnowflakeNames, snowflakeSnapshot } from './ddl.js';
 import { getSnowflakeColumns, listSnowflakeRelations } from './introspection.js';
 import { loadSnowflakeSeed } from './seed.js';
@@ -200,7 +201,7 @@ export function snowflakeSettings(fields: Record<string, unknown>, projectDir: s
   };
 }
 
-export class SnowflakeAdapter implements Adapter {
+export class SnowflakeAdapter extends PooledAdapter<SnowflakePool> implements Adapter {
   readonly type = 'snowflake';
   readonly capabilities: AdapterCapabilities = {
     // DDL commits implicitly: relations are replaced in place with `create or replace`.
@@ -230,23 +231,15 @@ export class SnowflakeAdapter implements Adapter {
   readonly snapshot: SnapshotDialect = snowflakeSnapshot;
 
   constructor(
-    private readonly pool: SnowflakePool,
+    pool: SnowflakePool,
     readonly names: SnowflakeNames,
     readonly defaultDatabase: string | undefined,
     readonly defaultSchema: string,
   ) {
+    super(pool);
     this.ddl = snowflakeDdl(names);
   }
 
-  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
-    return this.pool.withConnection(fn);
-  }
-  cancelAll() {
-    return this.pool.cancelAll();
-  }
-  close() {
-    return this.pool.close();
-  }
   quoteIdentifier(name: string): string {
     return quoteSnowflakeIdentifier(name);
   }

@@ -1,0 +1,32 @@
+/**
+ * What every adapter's connection pool offers, and a base class that gives an adapter the session methods of
+ * the Adapter interface by delegating to its pool.
+ *
+ * @example
+ * class MyAdapter extends PooledAdapter<MyPool> implements Adapter { … }  // withConnection, cancelAll, close
+ */
+import type { Connection } from '../src/adapter.js';
+
+export interface ConnectionPool {
+  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T>;
+  cancelAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export abstract class PooledAdapter<P extends ConnectionPool> {
+  constructor(protected readonly pool: P) {}
+
+  /** Run `fn` on one pooled connection; the connection is released when the promise settles. */
+  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
+    return this.pool.withConnection(fn);
+  }
+
+  /** Cancel every in-flight statement (SIGINT). */
+  cancelAll(): Promise<void> {
+    return this.pool.cancelAll();
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
