@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Adapter, Connection, RelationRef } from '../adapter.js';
-import type { NodeCompiler } from '../compile/compileNode.js';
+import { compiledFileOf, type NodeCompiler } from '../compile/compileNode.js';
 import type { RelationCache } from '../compile/relationCache.js';
 import type { ParsedProject } from '../compile/parse.js';
 import { KilnError, type Warning } from '../errors.js';
@@ -41,10 +41,15 @@ export function hookSql(hook: unknown): string {
   return '';
 }
 
-export function writeRunFile(services: ExecuteServices, node: SqlNode | SeedNode, statements: string[]): void {
-  const file = join(services.runDir, node.packageName, node.originalFilePath.replace(/\.csv$/, '.sql'));
+/** The statements that ran, one per paragraph, in a file under target/run/ (to read or rerun by hand). */
+export function writeStatements(file: string, statements: readonly string[]): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
+}
+
+/** target/run/<package>/<file>: a seed's as .sql, a generic test's under its YAML file (as compiled SQL is). */
+export function writeRunFile(services: ExecuteServices, node: SqlNode | SeedNode, statements: readonly string[]): void {
+  writeStatements(join(services.runDir, node.packageName, compiledFileOf(node).replace(/\.csv$/, '.sql')), statements);
 }
 
 /** A hook runs inside the build's transaction unless written as {sql: …, transaction: false} (dbt's rule). */

@@ -3,14 +3,11 @@
  * audit schema, measure the failures with fail_calc and judge them against warn_if / error_if and the
  * severity. A failing test shows its first rows, and where its SQL is written to rerun by hand.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { SqlNode } from '../project/nodes.js';
-import { compiledFileOf } from '../compile/compileNode.js';
 import { formatTable } from '../table.js';
-import { asDatabaseError, type ExecuteServices } from './executeNode.js';
+import { asDatabaseError, writeRunFile, type ExecuteServices } from './executeNode.js';
 import type { SqlLog } from './materialize.js';
 import type { TestOutcome } from './results.js';
 
@@ -64,21 +61,12 @@ function truthy(v: unknown): boolean {
   return Boolean(v);
 }
 
-/** Where the SQL a test ran is written (target/run/<package>/<file>[/<test>.sql]). */
-function runFileFor(services: ExecuteServices, node: SqlNode): string {
-  return join(services.runDir, node.packageName, compiledFileOf(node));
-}
-
 export async function executeDataTest(services: ExecuteServices, node: SqlNode, opts: TestRunOptions): Promise<TestOutcome> {
   const statements: string[] = [];
-  const runFile = runFileFor(services, node);
   try {
     return await services.adapter.withConnection((conn) => runTest(services, conn, node, opts, statements));
   } finally {
-    if (statements.length) {
-      mkdirSync(dirname(runFile), { recursive: true });
-      writeFileSync(runFile, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
-    }
+    if (statements.length) writeRunFile(services, node, statements);
   }
 }
 
@@ -120,7 +108,7 @@ async function runTest(services: ExecuteServices, conn: Connection, node: SqlNod
       message: status === 'pass' ? 'PASS' : `${status.toUpperCase()} ${failures}`,
       compiledCode: compiled.sql, compiledPath,
     };
-    if (status !== 'pass') outcome.detail = await failingRowsDetail(services, conn, mainSql, failures, compiledPath, storedIn);
+    if (status !== 'pass') outcome.detail = await failingRowsDetail(conn, mainSql, failures, compiledPath, storedIn);
     return outcome;
   } catch (e) {
     throw asDatabaseError(e, node, statements[statements.length - 1], services, compiled.sql);
@@ -129,7 +117,7 @@ async function runTest(services: ExecuteServices, conn: Connection, node: SqlNod
 
 /** The first failing rows as a table, and how to see them all. */
 async function failingRowsDetail(
-  services: ExecuteServices, conn: Connection, mainSql: string, failures: number, compiledPath: string, storedIn: string | undefined,
+  conn: Connection, mainSql: string, failures: number, compiledPath: string, storedIn: string | undefined,
 ): Promise<string> {
   const lines: string[] = [];
   try {
@@ -143,6 +131,5 @@ async function failingRowsDetail(
     // The rows are a courtesy; the verdict above stands even if they cannot be shown.
   }
   lines.push(storedIn ? `Failing rows are stored in ${storedIn}.` : `See them all with the SQL in ${compiledPath}.`);
-  void services;
   return lines.join('\n');
 }

@@ -5,13 +5,12 @@
  * post-hooks inside it), so a failure leaves the table as it was. `--full-refresh` never rebuilds a
  * snapshot (dbt's rule: its history cannot be recomputed). The SQL is in snapshotSql.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Connection, QueryResult, RelationRef } from '../adapter.js';
 import { snapshotSpec, type SnapshotSpec } from '../compile/snapshotNodes.js';
 import { KilnError } from '../errors.js';
 import type { SqlNode } from '../project/nodes.js';
-import { asDatabaseError, runHooks, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
+import { asDatabaseError, relationRef, runHooks, writeStatements, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import { suffixedName, type SqlLog, type StepResult } from './materialize.js';
 import {
   buildSnapshotTableSql, CHANGE_TYPE, duplicateKeysSql, isCurrent, isPlainName, keyColumn, nullKeysSql, probeSql, snapshotDialect,
@@ -20,15 +19,9 @@ import {
 
 export const STAGING_SUFFIX = '__kiln_snapshot_staging';
 
-function relationRef(node: SqlNode): RelationRef {
-  return { database: node.relation.database, schema: node.relation.schema, identifier: node.relation.identifier };
-}
-
 /** target/run/<pkg>/<snapshot dir>/<name>.sql: one file per snapshot even when a file holds several. */
-function writeRunFile(services: ExecuteServices, node: SqlNode, statements: string[]): void {
-  const file = join(services.runDir, node.packageName, dirname(node.originalFilePath), `${node.name}.sql`);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
+function writeSnapshotRunFile(services: ExecuteServices, node: SqlNode, statements: string[]): void {
+  writeStatements(join(services.runDir, node.packageName, dirname(node.originalFilePath), `${node.name}.sql`), statements);
 }
 
 /** Configured names (unique_key, updated_at, check_cols) that are plain names must be columns of the query. */
@@ -150,7 +143,7 @@ export async function executeSnapshot(services: ExecuteServices, node: SqlNode):
       return { ...result, compiledCode: compiled.sql, compileStartedAt, compileCompletedAt };
     });
   } finally {
-    if (statements.length) writeRunFile(services, node, statements);
+    if (statements.length) writeSnapshotRunFile(services, node, statements);
   }
 }
 

@@ -4,14 +4,14 @@
  * with the expected rows as multisets on the columns `expect` names. The SQL that ran is written to
  * target/run/<package>/<yml path>/<test name>.sql, to rerun by hand.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Adapter, ColumnInfo, Connection, QueryResult } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { SeedNode, SourceNode, SqlNode, UnitTestInput, UnitTestNode } from '../project/nodes.js';
 import { describeInput, parseInput, unitTestRunFile, type ParsedInput } from '../project/unitTests.js';
-import type { ExecuteServices } from './executeNode.js';
+import { writeStatements, type ExecuteServices } from './executeNode.js';
 import type { TestOutcome } from './results.js';
 import { diffRows, formatDiff } from './unitTestDiff.js';
 import {
@@ -124,10 +124,7 @@ export async function executeUnitTest(services: ExecuteServices, test: UnitTestN
       return { status: 'fail', failures, message: `FAIL ${failures}`, detail: formatDiff(diff), ...base };
     });
   } finally {
-    if (statements.length) {
-      mkdirSync(dirname(runFile), { recursive: true });
-      writeFileSync(runFile, statements.map((s) => `${s.trim()};`).join('\n\n') + '\n');
-    }
+    if (statements.length) writeStatements(runFile, statements);
   }
 }
 
