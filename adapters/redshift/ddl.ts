@@ -12,7 +12,7 @@
  * // create table "db"."s"."t"\n  diststyle key distkey ("id")\n  compound sortkey ("id")\nas (\nselect 1 as id\n)
  */
 import type { DdlDialect, IncrementalStep, IncrementalStrategy, NodeConfigView, RelationKind } from '../../src/adapter.js';
-import { insertAll } from '../../src/run/incrementalSql.js';
+import { andPredicates, insertAll } from '../../src/run/incrementalSql.js';
 import type { RelationRef } from '../../src/adapter.js';
 import { checkIdentifierLength, KIND_KEYWORD, makePostgresDdl, quotePostgresIdentifier, renderPostgresRelation } from '../postgres/ddl.js';
 
@@ -95,10 +95,10 @@ export function redshiftIncrementalSql(strategy: IncrementalStrategy, step: Incr
     return [`delete from ${target}\nwhere ${step.predicates.map((p) => `(${dest(p)})`).join('\n  and ')}`, insert];
   }
   if (keys.length === 0) return [insert];
-  const andPredicates = step.predicates.map((p) => `\n  and (${dest(p)})`).join('');
+  const predicates = andPredicates(step.predicates.map(dest));
   const del = keys.length === 1
-    ? `delete from ${target}\nwhere ${keys[0]} in (select ${keys[0]} from ${source})${andPredicates}`
-    : `delete from ${target}\nusing ${source} as DBT_INTERNAL_SOURCE\nwhere ${keys.map((k) => `DBT_INTERNAL_SOURCE.${k} = ${target}.${k}`).join(' and ')}${andPredicates}`;
+    ? `delete from ${target}\nwhere ${keys[0]} in (select ${keys[0]} from ${source})${predicates}`
+    : `delete from ${target}\nusing ${source} as DBT_INTERNAL_SOURCE\nwhere ${keys.map((k) => `DBT_INTERNAL_SOURCE.${k} = ${target}.${k}`).join(' and ')}${predicates}`;
   return [del, insert];
 }
 

@@ -20,7 +20,7 @@
  */
 import type { DdlDialect, IncrementalStep, IncrementalStrategy, NodeConfigView, QuotePolicy, RelationKind, RelationRef, SnapshotDialect } from '../../src/adapter.js';
 import { standardConstraintSql } from '../../src/run/constraintSql.js';
-import { insertAll as standardInsert } from '../../src/run/incrementalSql.js';
+import { andPredicates, insertAll as standardInsert } from '../../src/run/incrementalSql.js';
 
 export const SNOWFLAKE_MAX_IDENTIFIER = 255;
 
@@ -156,7 +156,6 @@ export function snowflakeDdl(names: SnowflakeNames): DdlDialect {
     return `;\nalter table ${target} ${o.automaticClustering ? 'resume' : 'suspend'} recluster`;
   };
   const insertAll = (step: IncrementalStep) => standardInsert((r) => names.render(r), step);
-  const andPredicates = (predicates: readonly string[]) => predicates.map((p) => `\n  and (${p})`).join('');
 
   return {
     createSchema(database, schema) {

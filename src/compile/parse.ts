@@ -157,7 +157,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       return;
     }
     nodes.set(node.uniqueId, node);
-    if (node.resourceType === 'analysis') return; // analyses are compiled, never ref()-ed
+    if (node.resourceType === 'analysis' || node.resourceType === 'test') return; // compiled, never ref()-ed
     const list = byName.get(node.name) ?? [];
     list.push(node);
     byName.set(node.name, list);
@@ -385,16 +385,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       if (!attached) continue;
       p.node.attachedNode = attached.uniqueId;
     }
-    p.node.config = mergeConfig(p.baseConfig, results.get(p.node.uniqueId)!.configCalls);
-    const entry = results.get(p.node.uniqueId)!;
-    p.node.tags = (p.node.config.tags as string[]) ?? [];
-    p.node.meta = (p.node.config.meta as Record<string, unknown>) ?? {};
-    Object.assign(p.node, {
-      refs: entry.refs, sources: entry.sources, macros: entry.macros, parsedSql: entry.sql, placeholders: entry.placeholders,
-      needsExecuteRender: entry.needsExecuteRender, sqlHeader: entry.sqlHeader,
-    });
-    if (p.node.config.enabled === false) disabled.set(p.node.name, p.node);
-    else nodes.set(p.node.uniqueId, p.node);
+    finish(p, results.get(p.node.uniqueId)!);
   }
 
   // Unit tests: one node per tested model (or version); the graph adds the model's parents to dependsOn.

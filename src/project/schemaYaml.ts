@@ -3,7 +3,7 @@
  * warnings with file:line (typos such as `descripton` silently drop docs in dbt); wrong types are errors.
  */
 import { KilnError, type SourceLocation } from '../errors.js';
-import { Diagnostics, expectType } from './diagnostics.js';
+import { Diagnostics, expectType, stringList } from './diagnostics.js';
 import { checkConfigKey, normalizeConfigKey, type NodeConfig } from './nodeConfig.js';
 import { renderYamlTree, type YamlRenderContext } from './yamlRender.js';
 import { isPlainObject, type YamlFile, type YamlPath } from './yamlFile.js';
@@ -236,7 +236,7 @@ function loadSource(yaml: YamlFile, diags: Diagnostics, entry: unknown, path: Ya
     const t = requireName(yaml, tableEntry, tpath, `source '${s.name}' tables`);
     diags.unknownKeys(yaml, tpath, t, SOURCE_TABLE_KEYS, `source table '${s.name}.${t.name}'`);
     for (const key of ['identifier', 'loaded_at_field', 'description']) expectType(yaml, [...tpath, key], t[key], ['string']);
-    const tags = [...toTags(s.tags), ...toTags(t.tags)];
+    const tags = [...stringList(s.tags), ...stringList(t.tags)];
     return {
       packageName: '',
       folders: [],
@@ -260,9 +260,4 @@ function loadSource(yaml: YamlFile, diags: Diagnostics, entry: unknown, path: Ya
       file: yaml.file,
     };
   });
-}
-
-function toTags(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  return Array.isArray(v) ? v.map(String) : [String(v)];
 }

@@ -19,7 +19,8 @@ export function insertAll(render: (rel: RelationRef) => string, step: Incrementa
   return `insert into ${render(step.target)} (${cols})\nselect ${cols} from ${render(step.source)}`;
 }
 
-const andPredicates = (predicates: readonly string[]) => predicates.map((p) => `\n  and (${p})`).join('');
+/** incremental_predicates and-ed onto a match condition, one per line. */
+export const andPredicates = (predicates: readonly string[]) => predicates.map((p) => `\n  and (${p})`).join('');
 
 export function standardIncrementalSql(adapter: Adapter, strategy: IncrementalStrategy, step: IncrementalStep): string[] {
   const target = adapter.renderRelation(step.target);

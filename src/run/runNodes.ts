@@ -10,6 +10,8 @@ import { testedNodes } from '../graph/selectors.js';
 import { executeDataTest, storesFailures } from './executeTest.js';
 import { executeUnitTest } from './unitTest.js';
 import { executeMicrobatch, type BatchResult, type MicrobatchRequest } from './microbatch.js';
+import { incrementalStrategy } from './incremental.js';
+import type { Adapter } from '../adapter.js';
 import { writeManifest, writeRunResults } from './artifacts.js';
 import { executeModel, executeSeed, hookSql, type ExecuteOutcome, type ExecuteServices } from './executeNode.js';
 import { executeSnapshot } from './snapshot.js';
@@ -188,7 +190,7 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
         }
         const outcome: ExecuteOutcome & { batchResults?: BatchResult[] } = node.resourceType === 'seed' ? await executeSeed(services, node)
           : node.resourceType === 'snapshot' ? await executeSnapshot(services, node)
-          : isMicrobatch(node) ? await executeMicrobatch(services, node, microbatchRequest(inv, id), (b) => reporter.batch(event, b))
+          : isMicrobatch(node, wh.adapter) ? await executeMicrobatch(services, node, microbatchRequest(inv, id), (b) => reporter.batch(event, b))
           : await executeModel(services, node);
         result = {
           uniqueId: id, status: 'success', message: outcome.message,
@@ -249,8 +251,9 @@ export async function runNodes(inv: Invocation, types: readonly ResourceType[]):
   return { results: ordered, elapsedSeconds: elapsed, exitCode: ordered.some((r) => r.status === 'error' || r.status === 'fail' || r.status === 'partial success') ? 1 : 0 };
 }
 
-function isMicrobatch(node: RunnableNode): node is SqlNode {
-  return node.resourceType === 'model' && node.config.materialized === 'incremental' && String(node.config.incremental_strategy).toLowerCase() === 'microbatch';
+/** An incremental model whose strategy (read as the materialization reads it) is microbatch. */
+function isMicrobatch(node: RunnableNode, adapter: Adapter): node is SqlNode {
+  return node.resourceType === 'model' && node.config.materialized === 'incremental' && incrementalStrategy(node, adapter) === 'microbatch';
 }
 
 /** The window a microbatch model runs for: --event-time-start/end, or (kiln retry) the batches that failed. */
