@@ -3,13 +3,13 @@
  * a second render only for nodes whose SQL depends on execute-time state. Compiled SQL is written to
  * target/compiled/<project>/<path>.
  */
-import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { closeMatches } from '../suggest.js';
+import { CompiledIndex, sqlHash } from './compiledIndex.js';
 import type { ExecuteResolvers, NodeIdentity, RenderOverrides } from './context.js';
 import type { ParsedProject } from './parse.js';
 import { hasPlaceholders, substitutePlaceholders } from './placeholders.js';
@@ -103,20 +103,20 @@ export class NodeCompiler {
   private readonly madeDirs = new Map<string, Promise<unknown>>();
   private pendingWrites: Promise<void>[] = [];
   private writeError: unknown;
+  private index?: CompiledIndex;
 
   /**
    * Write a compiled file unless it already holds this SQL. A recursive mkdir per file, and rewriting
    * unchanged files, were most of a 10,000-model compile; each directory is made once per run.
    */
   private writeCompiled(file: string, sql: string): void {
-    // An unchanged file is the common case (re-runs) and a synchronous read is cheapest for it. Creating
-    // tens of thousands of new files costs seconds of system time: that happens off the main thread,
-    // overlapping with compiling the next nodes, and flush() waits for it.
-    try {
-      if (readFileSync(file, 'utf8') === sql) return;
-    } catch {
-      // missing: write it
-    }
+    // An unchanged file is the common case (re-runs): the index of what was written last time answers it
+    // from a stat. Creating tens of thousands of new files costs seconds of system time: that happens off
+    // the main thread, overlapping with compiling the next nodes, and flush() waits for it.
+    this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json'));
+    const index = this.index;
+    const hash = sqlHash(sql);
+    if (index.holds(file, hash)) return;
     const dir = dirname(file);
     let made = this.madeDirs.get(dir);
     if (!made) this.madeDirs.set(dir, (made = mkdir(dir, { recursive: true })));
@@ -124,6 +124,7 @@ export class NodeCompiler {
     this.pendingWrites.push(this.writeSlots.run(async () => {
       await dirMade;
       await writeFile(file, sql);
+      index.written(file, hash, await stat(file));
     }).catch((e: unknown) => {
       this.writeError ??= e;
     }));
@@ -135,6 +136,7 @@ export class NodeCompiler {
   /** Wait until every compiled file is written; throws the first write error. */
   async flush(): Promise<void> {
     while (this.pendingWrites.length) await Promise.all(this.pendingWrites.splice(0));
+    this.index?.save();
     if (this.writeError) {
       const e = this.writeError;
       this.writeError = undefined;

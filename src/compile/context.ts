@@ -19,6 +19,7 @@ import type { RelationCache } from './relationCache.js';
 import { AgateTable } from './agate.js';
 import { Column } from './column.js';
 import { KILN_VERSION } from '../version.js';
+import { readEnv } from '../project/envReads.js';
 
 /** The `target` variable: the profile target's fields minus secrets, plus name/type/schema/database. */
 export type TargetContext = Record<string, unknown> & { name: string; type: string; schema: string; database?: string };
@@ -249,7 +250,7 @@ export function buildContext(
       const o = envOverrides[name];
       return o === null || o === undefined ? '' : String(o);
     }
-    const v = shared.env[name];
+    const v = readEnv(shared.env, name);
     if (v !== undefined) return v;
     if (rest.length > 0 && rest[0] !== undefined) return rest[0];
     throw new KilnError('compile', `environment variable '${name}' is not set and env_var() was given no default`, {

@@ -78,6 +78,8 @@ export interface ParsedProject {
   identityOf(node: SqlNode | SeedNode): NodeIdentity;
   /** How many models were rendered (cache misses), and how many of those on the worker thread. */
   stats: { rendered: number; onWorker: number };
+  /** Env vars the parse's renders read, cached renders included (what the parse snapshot must watch). */
+  envRead: ReadonlySet<string>;
 }
 
 let builtinMacroCache: MacroFile[] | undefined;
@@ -112,22 +114,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const byName = new Map<string, (SqlNode | SeedNode)[]>();
 
   let parsed: ParsedProject;
-  const setup: ParseRendererSetup = {
-    macroFiles: [...builtinMacroFiles(), ...project.macroFiles],
-    rootPackage: project.name,
-    adapterPrefixes: opts.adapterPrefixes,
-    dispatch: project.file.dispatch,
-    target: targetContext(target),
-    adapterType: target.type,
-    shared: opts.shared,
-  };
+  const setup = rendererSetup(opts);
   const renderer = createParseRenderer(setup, project.vars, () => graphVariable(parsed));
-
-  const identity = (n: SqlNode | SeedNode): NodeIdentity => ({
-    uniqueId: n.uniqueId, name: n.name, resourceType: n.resourceType, packageName: n.packageName, file: n.originalFilePath,
-    fqn: n.fqn, rawCode: n.resourceType === 'seed' ? '' : n.rawCode, baseConfig: n.config, relation: n.relation,
-    ...(n.resourceType === 'test' && n.testTemplateArgs ? { extra: { __kiln_test: n.testTemplateArgs }, sharedTemplate: true } : {}),
-  });
+  const identity = nodeIdentity;
 
   // Every model, analysis and seed by name as its file is read (before registration), to catch clashes.
   const claimed = new Map<string, (SqlNode | SeedNode)[]>();
@@ -460,7 +449,64 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     relationOwners.set(key, node.uniqueId);
   }
 
-  parsed = {
+  const envRead = new Set<string>();
+  for (const entry of results.values()) for (const name of entry.envRead) envRead.add(name);
+  for (const id of nodes.keys()) for (const name of opts.cache?.relationEnvRead(id) ?? []) envRead.add(name);
+  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker: onWorker.length }, envRead);
+  return parsed;
+}
+
+function rendererSetup(opts: Pick<ParseOptions, 'project' | 'target' | 'adapterPrefixes' | 'shared'>): ParseRendererSetup {
+  return {
+    macroFiles: [...builtinMacroFiles(), ...opts.project.macroFiles],
+    rootPackage: opts.project.name,
+    adapterPrefixes: opts.adapterPrefixes,
+    dispatch: opts.project.file.dispatch,
+    target: targetContext(opts.target),
+    adapterType: opts.target.type,
+    shared: opts.shared,
+  };
+}
+
+/** What a template render knows of the node it renders. */
+function nodeIdentity(n: SqlNode | SeedNode): NodeIdentity {
+  return {
+    uniqueId: n.uniqueId, name: n.name, resourceType: n.resourceType, packageName: n.packageName, file: n.originalFilePath,
+    fqn: n.fqn, rawCode: n.resourceType === 'seed' ? '' : n.rawCode, baseConfig: n.config, relation: n.relation,
+    ...(n.resourceType === 'test' && n.testTemplateArgs ? { extra: { __kiln_test: n.testTemplateArgs }, sharedTemplate: true } : {}),
+  };
+}
+
+/**
+ * A parsed project from nodes a previous parse produced (the parse snapshot): no template is rendered, no
+ * test declared; only the renderer (for execute-time renders) and the lookups are set up again.
+ */
+export function restoreParsed(
+  opts: Pick<ParseOptions, 'project' | 'target' | 'adapterPrefixes' | 'shared'>, nodes: Map<string, GraphNode>, disabled: Map<string, GraphNode>,
+): ParsedProject {
+  let parsed: ParsedProject | undefined = undefined;
+  const renderer = createParseRenderer(rendererSetup(opts), opts.project.vars, () => graphVariable(parsed));
+  parsed = assembleParsed(opts.project, renderer, opts.target, nodes, disabled, nodeIdentity, { rendered: 0, onWorker: 0 }, new Set());
+  return parsed;
+}
+
+/**
+ * The parsed project around its nodes: ref()/source() lookups, suggestions, identities. Shared by a parse
+ * and by a restore from the parse snapshot, so both answer lookups alike. `nodes` is in registration
+ * order (models, analyses, snapshots, seeds, sources, tests, unit tests): ref() ties go to the first.
+ */
+function assembleParsed(
+  project: Project, renderer: Renderer, target: TargetInfo, nodes: Map<string, GraphNode>, disabled: Map<string, GraphNode>,
+  identity: (n: SqlNode | SeedNode) => NodeIdentity, stats: ParsedProject['stats'], envRead: ReadonlySet<string>,
+): ParsedProject {
+  const byName = new Map<string, (SqlNode | SeedNode)[]>();
+  for (const n of nodes.values()) {
+    if (n.resourceType !== 'model' && n.resourceType !== 'seed' && n.resourceType !== 'snapshot') continue;
+    const list = byName.get(n.name);
+    if (list) list.push(n);
+    else byName.set(n.name, [n]);
+  }
+  return {
     project,
     renderer,
     target,
@@ -487,9 +533,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     },
     refableNames: () => [...byName.keys()],
     identityOf: identity,
-    stats: { rendered: misses.length, onWorker: onWorker.length },
+    stats,
+    envRead,
   };
-  return parsed;
 }
 
 /** What Kiln's own generate_database/schema/alias_name macros return for a node (see macros/naming/). */

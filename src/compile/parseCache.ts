@@ -149,6 +149,11 @@ export class ParseCache {
     this.dirty = true;
   }
 
+  /** The env vars the naming macros read for a node's cached relation. */
+  relationEnvRead(id: string): string[] {
+    return Object.keys(this.entries[id]?.relation?.envValues ?? {});
+  }
+
   /** Drop entries of nodes that no longer exist, and write the file if anything changed. */
   save(liveIds: Iterable<string>): void {
     const live = new Set(liveIds);

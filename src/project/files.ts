@@ -51,14 +51,35 @@ export function toPosix(p: string): string {
 }
 
 /**
- * Write `data` as compact JSON (as dbt writes its artifacts) through a temporary file and a rename, so a
- * reader never sees half a file and an interrupted run leaves the previous one.
+ * Write a file through a temporary file and a rename, so a reader never sees half a file and an interrupted
+ * run leaves the previous one. `fill` writes the content to the open descriptor.
  */
-export function writeJsonAtomic(path: string, data: unknown): void {
+function writeAtomic(path: string, fill: (fd: number) => void): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
+    fill(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/** Write `chunks` one after another, atomically (see writeAtomic). */
+export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
+  writeAtomic(path, (fd) => {
+    for (const c of chunks) writeAll(fd, c);
+  });
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** Write `data` as compact JSON (as dbt writes its artifacts), atomically (see writeAtomic). */
+export function writeJsonAtomic(path: string, data: unknown): void {
+  writeAtomic(path, (fd) => {
     // Streamed a few levels deep: a 30,000-node manifest is 80 MB as one string (and twice that while
     // it is encoded); written entry by entry it never exists whole. The bytes are JSON.stringify's.
     let buffered = '';
@@ -71,10 +92,7 @@ export function writeJsonAtomic(path: string, data: unknown): void {
     };
     writeJsonValue(data, 2, write);
     writeSync(fd, buffered);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  });
 }
 
 /** JSON.stringify(value), emitted in pieces: plain objects and arrays `depth` levels down are walked. */

@@ -48,6 +48,8 @@ export interface Project {
   /** Other top-level schema YAML sections by file (unit_tests, exposures …), for later features. */
   schemaOther: { file: string; data: Record<string, unknown> }[];
   selectorsYaml?: YamlFile;
+  /** Every schema YAML file read, with its content hash (the parse snapshot is keyed by them). */
+  schemaFiles: { path: string; checksum: string }[];
   vars: Vars;
   cliVars: Record<string, unknown>;
   packageNames: Set<string>;
@@ -115,6 +117,7 @@ export function loadProject(opts: LoadOptions): Project {
   const patches = new Map<string, NodePatch>();
   const sources: SourceTableSpec[] = [];
   const schemaOther: Project['schemaOther'] = [];
+  const schemaFiles: Project['schemaFiles'] = [];
   const seenSources = new Map<string, SourceTableSpec>();
 
   for (const pkg of roots) {
@@ -148,7 +151,8 @@ export function loadProject(opts: LoadOptions): Project {
     };
     const yamlRoots = [...new Set([...pf.modelPaths, ...pf.seedPaths, ...pf.snapshotPaths, ...pf.analysisPaths, ...pf.macroPaths, ...pf.testPaths])];
     for (const f of findFiles(pkg.dir, yamlRoots, ['.yml', '.yaml'])) {
-      const contents = readSchemaFile(f.absPath, pkg.prefix + f.path, pkgDiags, yamlCtx, schemaCache);
+      const { contents, checksum: sum } = readSchemaFile(f.absPath, pkg.prefix + f.path, pkgDiags, yamlCtx, schemaCache);
+      schemaFiles.push({ path: pkg.prefix + f.path, checksum: sum });
       for (const patch of contents.patches) {
         const key = patchKey(patch.resourceType, pkg.name, patch.name);
         const prev = patches.get(key);
@@ -183,26 +187,26 @@ export function loadProject(opts: LoadOptions): Project {
   const selectorsYaml = existsSync(selectorsPath) ? YamlFile.read(selectorsPath, 'selectors.yml') : undefined;
 
   return {
-    dir, name: file.name, file, ...out, patches, sources, schemaOther, selectorsYaml, vars, cliVars, packageNames,
+    dir, name: file.name, file, ...out, patches, sources, schemaOther, selectorsYaml, schemaFiles, vars, cliVars, packageNames,
     packageFiles: new Map(roots.map((p) => [p.name, p.file])), diagnostics: diags,
   };
 }
 
 /** Parse one schema YAML file, or take its result (and replay its warnings) from the cache. */
-function readSchemaFile(absPath: string, display: string, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined): SchemaFileContents {
+function readSchemaFile(absPath: string, display: string, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined): { contents: SchemaFileContents; checksum: string } {
   const text = readFileSync(absPath, 'utf8');
+  const sum = checksum(text);
   const canCache = cache !== undefined && SchemaCache.cacheable(text);
-  const sum = canCache ? checksum(text) : '';
   const hit = canCache ? cache.get(display, sum) : undefined;
   if (hit) {
     for (const w of hit.warnings) diags.warnings.push(w);
-    return hit.contents;
+    return { contents: hit.contents, checksum: sum };
   }
   const local = new Diagnostics();
   const contents = loadSchemaFile(YamlFile.parse(text, display), local, ctx);
   diags.warnings.push(...local.warnings);
   if (canCache) cache.set(display, { checksum: sum, contents, warnings: local.warnings });
-  return contents;
+  return { contents, checksum: sum };
 }
 
 /** Packages installed by `dbt deps` (dbt_packages/<pkg>/dbt_project.yml): their models, seeds and macros. */

@@ -5,6 +5,7 @@
 import nunjucks from 'nunjucks';
 import { KilnError, type SourceLocation } from '../errors.js';
 import { isPlainObject } from './yamlFile.js';
+import { readEnv } from './envReads.js';
 
 export interface YamlRenderContext {
   env_var: (name: string, fallback?: unknown) => unknown;
@@ -83,7 +84,7 @@ export function renderYamlTree(
 /** `env_var(name, default)` with dbt's semantics: missing without a default is an error. */
 export function makeEnvVar(env: NodeJS.ProcessEnv = process.env): (name: string, fallback?: unknown) => unknown {
   return (name: string, fallback?: unknown) => {
-    const v = env[name];
+    const v = readEnv(env, name);
     if (v !== undefined) return v;
     if (fallback !== undefined) return fallback;
     throw new KilnError('config', `environment variable '${name}' is not set and env_var() was given no default`, {

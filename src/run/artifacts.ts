@@ -12,6 +12,7 @@ import type { Invocation } from './invocation.js';
 import { KILN_VERSION } from './invocation.js';
 import { formatEventTime } from './microbatch.js';
 import type { NodeResult } from './results.js';
+import { manifestKey, manifestWritten, reuseManifest } from './manifestReuse.js';
 
 const DBT_VERSION_COMPAT = '1.8.0';
 
@@ -117,7 +118,18 @@ function macroId(inv: Invocation, name: string): string | undefined {
   return def ? `macro.${def.packageName === 'kiln' ? 'dbt' : def.packageName}.${name}` : undefined;
 }
 
-export function buildManifest(inv: Invocation) {
+function manifestMetadata(inv: Invocation) {
+  return {
+    ...metadata(inv, 'manifest/v12.json'),
+    project_name: inv.project.name,
+    project_id: createHash('md5').update(inv.project.name).digest('hex'),
+    user_id: null,
+    send_anonymous_usage_stats: false,
+    adapter_type: inv.target.type,
+  };
+}
+
+function buildManifest(inv: Invocation, meta: ReturnType<typeof manifestMetadata>) {
   const nodes: Record<string, unknown> = {};
   const sources: Record<string, unknown> = {};
   const parentMap: Record<string, string[]> = {};
@@ -143,21 +155,19 @@ export function buildManifest(inv: Invocation) {
   const disabled: Record<string, unknown[]> = {};
   for (const n of inv.parsed.disabled.values()) disabled[n.uniqueId] = [nodeEntry(inv, n)];
   return {
-    metadata: {
-      ...metadata(inv, 'manifest/v12.json'),
-      project_name: inv.project.name,
-      project_id: createHash('md5').update(inv.project.name).digest('hex'),
-      user_id: null,
-      send_anonymous_usage_stats: false,
-      adapter_type: inv.target.type,
-    },
+    metadata: meta,
     nodes, sources, macros, docs: {}, exposures: {}, metrics: {}, groups: {}, selectors: {}, disabled,
     parent_map: parentMap, child_map: childMap, group_map: {}, saved_queries: {}, semantic_models: {}, unit_tests: unitTests,
   };
 }
 
+/** manifest.json: from the previous one when only its metadata would change (see manifestReuse.ts). */
 export function writeManifest(inv: Invocation): void {
-  writeJson(inv.targetDir, 'manifest.json', buildManifest(inv));
+  const meta = manifestMetadata(inv);
+  const key = inv.parseKey ? manifestKey(inv.parseKey, !!inv.warehouse, inv.warehouse?.compiler.finished) : undefined;
+  if (key && reuseManifest(inv.targetDir, key, meta)) return;
+  writeJson(inv.targetDir, 'manifest.json', buildManifest(inv, meta));
+  manifestWritten(inv.targetDir, key, meta);
 }
 
 export function writeRunResults(inv: Invocation, results: readonly NodeResult[], elapsedSeconds: number): void {

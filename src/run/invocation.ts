@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import type { Adapter, AdapterFactory, QuotePolicy, TargetConfig } from '../adapter.js';
 import { NodeCompiler } from '../compile/compileNode.js';
 import { installJinja } from '../compile/jinja.js';
-import { parseProject, builtinMacroFiles, targetContext, type ParsedProject, type TargetInfo } from '../compile/parse.js';
+import { parseProject, builtinMacroFiles, restoreParsed, targetContext, type ParseOptions, type ParsedProject, type TargetInfo } from '../compile/parse.js';
+import { loadSnapshot, saveSnapshot, snapshotKey } from '../compile/parseSnapshot.js';
 import { ParseCache } from '../compile/parseCache.js';
 import { RelationCache } from '../compile/relationCache.js';
 import { KilnError } from '../errors.js';
-import { buildGraph, type ProjectGraph } from '../graph/dag.js';
+import { buildGraph, restoreGraph, type ProjectGraph } from '../graph/dag.js';
 import { loadYamlSelectors, selectNodes, type IndirectSelection, type SelectorDefinitions } from '../graph/selectors.js';
 import { Diagnostics } from '../project/diagnostics.js';
+import { recordEnvReads } from '../project/envReads.js';
 import { loadProject, type Project } from '../project/loadProject.js';
 import { loadProjectFile } from '../project/projectFile.js';
 import type { ResourceType } from '../project/nodes.js';
@@ -80,6 +82,18 @@ function quotePolicyOf(quoting: Record<string, unknown>): Partial<QuotePolicy> {
   return out;
 }
 
+/** What every template render shares: logging, flags, the environment. */
+function sharedServices(opts: InvocationOptions, redactor: Redactor): ParseOptions['shared'] {
+  return {
+    invocationId: '',
+    runStartedAt: new Date(),
+    log: (level, message, node) => opts.reporter.templateLog(level, redactor.scrub(message), node),
+    flags: { FULL_REFRESH: opts.fullRefresh, WHICH: opts.command, FAIL_FAST: opts.failFast, STORE_FAILURES: !!opts.storeFailures },
+    env: process.env,
+    fullRefresh: opts.fullRefresh,
+  };
+}
+
 export class Invocation {
   readonly invocationId = randomUUID();
   /** Aborted when the user interrupts (SIGINT/SIGTERM): the scheduler starts nothing more. */
@@ -87,6 +101,8 @@ export class Invocation {
   readonly startedAt = new Date();
   warehouse?: Warehouse;
   parseSeconds = 0;
+  /** The parse snapshot's key: what the parse read (unset with --no-partial-parse). */
+  parseKey?: string;
 
   private constructor(
     readonly opts: InvocationOptions,
@@ -139,40 +155,56 @@ export class Invocation {
       profileName: resolved.profileName,
       fields: redactor.safeFields(targetConfig.fields),
     };
-    const project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse, target: targetContext(target) });
-    const reporter = opts.reporter;
-    const cachePath = join(project.dir, project.file.targetPath, 'kiln_parse_cache.json');
-    const cache = opts.partialParse
-      ? ParseCache.open(cachePath, ParseCache.globalKey([
-        KILN_VERSION, project.file.yaml.data, [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]),
-        factory.type,
-      ]))
-      : undefined;
-    const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
-    const parsed = await parseProject({
-      project,
-      target,
-      adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])],
-      cache,
-      // The worker exists only in the built package (tests that run sources parse on one thread).
-      parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
-      shared: {
-        invocationId: '',
-        runStartedAt: new Date(),
-        log: (level, message, node) => reporter.templateLog(level, redactor.scrub(message), node),
-        flags: { FULL_REFRESH: opts.fullRefresh, WHICH: opts.command, FAIL_FAST: opts.failFast, STORE_FAILURES: !!opts.storeFailures },
-        env: process.env,
-        fullRefresh: opts.fullRefresh,
-      },
-    });
-    const graph = buildGraph(parsed);
-    cache?.save([...parsed.nodes.keys()]);
+    const stopEnvRecording = recordEnvReads();
+    let project: Project;
+    let parsed: ParsedProject;
+    let graph: ProjectGraph;
+    let restoredFromSnapshot = false;
+    let key: string | undefined;
+    try {
+      project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse, target: targetContext(target) });
+      const macroChecksums = [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]);
+      const parseOpts = { project, target, adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])], shared: sharedServices(opts, redactor) };
+      const targetDir = join(project.dir, project.file.targetPath);
+      const snapshotPath = join(targetDir, 'kiln_parse_snapshot.bin');
+      key = opts.partialParse ? snapshotKey(project, [KILN_VERSION, factory.type, target, macroChecksums]) : undefined;
+      const restored = key ? loadSnapshot(snapshotPath, key) : undefined;
+      if (restored) {
+        parsed = restoreParsed(parseOpts, restored.nodes, restored.disabled);
+        graph = restoreGraph(parsed.nodes);
+        project.diagnostics.warnings.push(...restored.warnings);
+        restoredFromSnapshot = true;
+      } else {
+        const cache = opts.partialParse
+          ? ParseCache.open(join(targetDir, 'kiln_parse_cache.json'), ParseCache.globalKey([KILN_VERSION, project.file.yaml.data, macroChecksums, factory.type]))
+          : undefined;
+        const loadWarnings = project.diagnostics.warnings.length;
+        const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
+        parsed = await parseProject({
+          ...parseOpts,
+          cache,
+          // The worker exists only in the built package (tests that run sources parse on one thread).
+          parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
+        });
+        graph = buildGraph(parsed);
+        cache?.save([...parsed.nodes.keys()]);
+        if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);
+        if (key) {
+          const envRead = [...stopEnvRecording(), ...parsed.envRead];
+          saveSnapshot(snapshotPath, key, envRead, { nodes: parsed.nodes, disabled: parsed.disabled, warnings: project.diagnostics.warnings.slice(loadWarnings) });
+        }
+      }
+    } finally {
+      stopEnvRecording();
+    }
     const selectors = loadYamlSelectors(project.selectorsYaml);
-    for (const w of project.diagnostics.warnings) reporter.warn(w);
+    for (const w of project.diagnostics.warnings) opts.reporter.warn(w);
     const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor);
     inv.parseSeconds = (performance.now() - started) / 1000;
-    reporter.debug(`parse: rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread`);
-    if (cache) reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? "" : "s"}, ${cache.misses} miss${cache.misses === 1 ? "" : "es"}`);
+    inv.parseKey = key;
+    opts.reporter.debug(restoredFromSnapshot
+      ? 'parse: nothing changed; nodes restored from the parse snapshot'
+      : `parse: rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread`);
     return inv;
   }
 

@@ -7,8 +7,7 @@ import { schedule, selectedDependencies, type Outcome } from '../../src/run/sche
 function graphOf(edges: [string, string][], ids: string[]): ProjectGraph {
   const nodes = new Map<string, GraphNode>(ids.map((id) => [id, { uniqueId: id, name: id } as GraphNode]));
   const g = new ProjectGraph(nodes);
-  for (const id of ids) g.graph.setNode(id);
-  for (const [a, b] of edges) g.graph.setEdge(a, b);
+  for (const [a, b] of edges) g.addEdge(a, b);
   return g;
 }
 

@@ -138,8 +138,7 @@ function fakeNode(alias: Alias): GraphNode {
 function buildFixtureGraph(): ProjectGraph {
   const nodes = new Map<string, GraphNode>(ALL.map((a) => [ID[a], fakeNode(a)]));
   const graph = new ProjectGraph(nodes);
-  for (const id of nodes.keys()) graph.graph.setNode(id);
-  for (const [parent, child] of EDGES) graph.graph.setEdge(ID[parent], ID[child]);
+  for (const [parent, child] of EDGES) graph.addEdge(ID[parent], ID[child]);
   return graph;
 }
 
