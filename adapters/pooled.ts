@@ -30,3 +30,26 @@ export abstract class PooledAdapter<P extends ConnectionPool> {
     return this.pool.close();
   }
 }
+
+/**
+ * A pool opened on first use: `kiln compile` asks for the warehouse, but most projects never query it
+ * while compiling (only introspective models do), and opening one (DuckDB: loading the native module and
+ * the database file) is a tenth of a warm compile. An open that fails rejects every use with its error.
+ */
+export class LazyPool<P extends ConnectionPool> implements ConnectionPool {
+  private opening?: Promise<P>;
+  constructor(private readonly open: () => Promise<P>) {}
+
+  withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
+    this.opening ??= this.open();
+    return this.opening.then((pool) => pool.withConnection(fn));
+  }
+
+  async cancelAll(): Promise<void> {
+    if (this.opening) await this.opening.then((pool) => pool.cancelAll(), () => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.opening) await this.opening.then((pool) => pool.close(), () => undefined);
+  }
+}

@@ -437,6 +437,11 @@ export interface OpenOptions {
   projectName: string;
   /** The project file's `quoting:` (database, schema, identifier), the parts it sets. */
   quoting?: Partial<QuotePolicy>;
+  /**
+   * Connect on first use rather than now (`kiln compile`, which may never query). Connection errors then
+   * surface at that first use. Adapters whose pools connect lazily anyway may ignore it.
+   */
+  connectLazily?: boolean;
 }
 
 export interface AdapterFactory {

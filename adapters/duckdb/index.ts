@@ -18,7 +18,7 @@ import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { Adapter, AdapterCapabilities, AdapterFactory, OpenOptions, TargetConfig } from '../../src/adapter.js';
 import { KilnError } from '../../src/errors.js';
 import { DuckDBPool } from './connection.js';
-import { PooledAdapter } from '../pooled.js';
+import { LazyPool, PooledAdapter, type ConnectionPool } from '../pooled.js';
 import { duckdbDdl, quoteDuckdbIdentifier, renderDuckdbRelation } from './ddl.js';
 import { getDuckdbColumns, listDuckdbRelations } from './introspection.js';
 import { loadDuckdbSeed } from './seed.js';
@@ -74,22 +74,26 @@ export const duckdbAdapterFactory: AdapterFactory = {
     const settings = Object.fromEntries(
       Object.entries(config.fields.settings as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     );
-    let pool: DuckDBPool;
-    try {
-      pool = await DuckDBPool.open(path, opts.threads, settings);
-    } catch (e) {
-      throw new KilnError('database', `could not open the DuckDB database at ${path}: ${(e as Error).message}`, {
-        hint: 'Another process may hold the file open; close it, or set a different `path` in profiles.yml.',
-      });
-    }
-    for (const ext of config.fields.extensions as string[]) {
-      await pool.withConnection((c) => c.execute(`load ${quoteDuckdbIdentifier(ext)}`));
-    }
+    const openPool = async (): Promise<DuckDBPool> => {
+      let pool: DuckDBPool;
+      try {
+        pool = await DuckDBPool.open(path, opts.threads, settings);
+      } catch (e) {
+        throw new KilnError('database', `could not open the DuckDB database at ${path}: ${(e as Error).message}`, {
+          hint: 'Another process may hold the file open; close it, or set a different `path` in profiles.yml.',
+        });
+      }
+      for (const ext of config.fields.extensions as string[]) {
+        await pool.withConnection((c) => c.execute(`load ${quoteDuckdbIdentifier(ext)}`));
+      }
+      return pool;
+    };
+    const pool = opts.connectLazily ? new LazyPool(openPool) : await openPool();
     return new DuckDBAdapter(pool, config.database as string, config.schema);
   },
 };
 
-class DuckDBAdapter extends PooledAdapter<DuckDBPool> implements Adapter {
+class DuckDBAdapter extends PooledAdapter<ConnectionPool> implements Adapter {
   readonly type = 'duckdb';
   readonly capabilities = {
     transactionalDdl: true,
@@ -121,7 +125,7 @@ class DuckDBAdapter extends PooledAdapter<DuckDBPool> implements Adapter {
   readonly snapshot = duckdbSnapshot;
 
   constructor(
-    pool: DuckDBPool,
+    pool: ConnectionPool,
     readonly defaultDatabase: string,
     readonly defaultSchema: string,
   ) {

@@ -128,7 +128,7 @@ export const commands: Record<string, CommandFn> = {
 
   async compile(flags, _args, opts) {
     return withInvocation('compile', flags, async (inv) => {
-      const wh = await inv.openWarehouse();
+      const wh = await inv.openWarehouse({ connectLazily: true });
       if (typeof opts.inline === 'string') {
         out(await compileInline(inv, opts.inline));
         return 0;

@@ -23,6 +23,8 @@ export interface CompiledSql {
   /** Ephemeral ancestors' CTEs in dependency order. */
   ctes: { id: string; name: string; sql: string }[];
   sqlHeader?: string;
+  /** sqlHash(sql), when the compiled file was checked or written (saves hashing it again for the manifest). */
+  sqlHash?: string;
 }
 
 export const EPHEMERAL_PREFIX = '__dbt__cte__';
@@ -53,9 +55,9 @@ export interface InputsCompileOptions {
 }
 
 /** A node's compiled file under target/compiled/<package>/: generic tests go under their YAML file's path, as in dbt. */
-export function compiledFileOf(node: { originalFilePath: string; path?: string; testMetadata?: unknown }): string {
+export function compiledFileOf(node: { originalFilePath: string; path?: string }): string {
   // Generic tests and YAML-defined snapshots live in a YAML file: their SQL goes in a folder named after it.
-  return node.testMetadata || /\.ya?ml$/.test(node.originalFilePath) ? `${node.originalFilePath}/${node.path}` : node.originalFilePath;
+  return /\.ya?ml$/.test(node.originalFilePath) ? `${node.originalFilePath}/${node.path}` : node.originalFilePath;
 }
 
 /** Skip leading whitespace and SQL comments; return the index of the first real token. */
@@ -109,14 +111,14 @@ export class NodeCompiler {
    * Write a compiled file unless it already holds this SQL. A recursive mkdir per file, and rewriting
    * unchanged files, were most of a 10,000-model compile; each directory is made once per run.
    */
-  private writeCompiled(file: string, sql: string): void {
+  private writeCompiled(file: string, sql: string): string {
     // An unchanged file is the common case (re-runs): the index of what was written last time answers it
     // from a stat. Creating tens of thousands of new files costs seconds of system time: that happens off
     // the main thread, overlapping with compiling the next nodes, and flush() waits for it.
     this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json'));
     const index = this.index;
     const hash = sqlHash(sql);
-    if (index.holds(file, hash)) return;
+    if (index.holds(file, hash)) return hash;
     const dir = dirname(file);
     let made = this.madeDirs.get(dir);
     if (!made) this.madeDirs.set(dir, (made = mkdir(dir, { recursive: true })));
@@ -128,6 +130,7 @@ export class NodeCompiler {
     }).catch((e: unknown) => {
       this.writeError ??= e;
     }));
+    return hash;
   }
 
   /** At most this many files open at once (a project's tens of thousands would exhaust descriptors). */
@@ -147,7 +150,7 @@ export class NodeCompiler {
   }
 
   /** Where a node's compiled SQL is written, as messages name it. */
-  compiledPathFor(node: { packageName: string; originalFilePath: string; path?: string; testMetadata?: unknown }): string {
+  compiledPathFor(node: { packageName: string; originalFilePath: string; path?: string }): string {
     return `${this.compiledDisplayDir}/${node.packageName}/${compiledFileOf(node)}`;
   }
 
@@ -164,6 +167,14 @@ export class NodeCompiler {
     }
     const type = node.resourceType === 'seed' || node.config.materialized !== 'view' ? 'table' : 'view';
     return Relation.of(node.relation, type, this.renderer);
+  }
+
+  /** relationFor(node).render(), once per node: a model is ref()-ed by many (each of its tests, too). */
+  private readonly renderedNames = new Map<string, string>();
+  private renderedName(node: SqlNode | SeedNode): string {
+    let name = this.renderedNames.get(node.uniqueId);
+    if (name === undefined) this.renderedNames.set(node.uniqueId, (name = this.relationFor(node).render()));
+    return name;
   }
 
   private sourceRelation(from: SqlNode, sourceName: string, table: string): Relation {
@@ -256,11 +267,11 @@ export class NodeCompiler {
     let sqlHeader: string | undefined = node.sqlHeader;
     if (!node.needsExecuteRender) {
       body = substitutePlaceholders(node.parsedSql, node.placeholders, (p) => {
-        if (p.kind === 'this') return this.relationFor(node).render();
+        if (p.kind === 'this') return this.renderedName(node);
         if (p.kind === 'source') return this.sourceRelation(node, p.source, p.table).render();
         const target = this.resolveRefNode(p.ref, node);
         noteEphemeral(target);
-        return this.relationFor(target).render();
+        return this.renderedName(target);
       });
     } else {
       const resolvers: ExecuteResolvers = {
@@ -293,10 +304,12 @@ export class NodeCompiler {
       }
     }
     const sql = injectCtes(body, ctes);
-    if (write && this.compiledDir && node.config.materialized !== 'ephemeral') this.writeCompiled(join(this.compiledDir, node.packageName, compiledFileOf(node)), sql);
+    const hash = write && this.compiledDir && node.config.materialized !== 'ephemeral'
+      ? this.writeCompiled(join(this.compiledDir, node.packageName, compiledFileOf(node)), sql)
+      : undefined;
     // config(sql_header=…) as well as {% call set_sql_header(config) %}; both go before the DDL.
     const configured = typeof node.config.sql_header === 'string' ? node.config.sql_header : undefined;
-    const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined };
+    const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined, sqlHash: hash };
     this.finished.set(node.uniqueId, result);
     return result;
   }

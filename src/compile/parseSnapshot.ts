@@ -28,17 +28,96 @@ interface Header {
   env: [string, string | null][];
 }
 
+/**
+ * The nodes, split: the fields a warm compile reads ("hot": identity, config, relation, parsed SQL, edges)
+ * and the rest ("cold": raw code, columns, descriptions, test arguments …), which is deserialized only
+ * when something first reads one of them. Restoring the hot half of a 30,000-node project takes a third
+ * of the time of restoring everything, and produces a third of the garbage.
+ */
 interface Body {
-  nodes: GraphNode[];
+  hot: Record<string, unknown>[];
+  /** V8-serialized records of the other fields, one per node in the order of `hot`. */
+  cold: Uint8Array;
+  coldFields: string[];
   disabled: [string, GraphNode][];
-  /** Warnings the parse itself reported (the load's come again with the load). */
+  /** Every warning the load and the parse reported. */
   warnings: Warning[];
+  /** The graph's topological order. */
+  order: string[];
 }
 
 export interface Restored {
   nodes: Map<string, GraphNode>;
   disabled: Map<string, GraphNode>;
   warnings: Warning[];
+  order: string[];
+}
+
+/**
+ * What compiling and ordering read of a node (keep in step with NodeCompiler). Selecting by tag, fqn or test
+ * name reads cold fields: fine, a run that selects loads them once.
+ */
+const HOT_FIELDS = new Set([
+  'uniqueId', 'resourceType', 'name', 'packageName', 'path', 'originalFilePath', 'config', 'relation', 'dependsOn',
+  'parsedSql', 'placeholders', 'needsExecuteRender', 'sqlHeader', 'version', 'latestVersion', 'sourceName', 'identifier',
+]);
+
+/** Split nodes into hot records and cold ones; equal configs become one object (30,000 nodes have ~100). */
+function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'cold' | 'coldFields'> {
+  const configs = new Map<string, unknown>();
+  const hot: Record<string, unknown>[] = [];
+  const cold: Record<string, unknown>[] = [];
+  const coldFields = new Set<string>();
+  for (const node of nodes) {
+    const h: Record<string, unknown> = {};
+    const c: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (!HOT_FIELDS.has(k)) {
+        c[k] = v;
+        coldFields.add(k);
+      } else if (k === 'config') {
+        const key = JSON.stringify(v);
+        if (!configs.has(key)) configs.set(key, v);
+        h[k] = configs.get(key);
+      } else {
+        h[k] = v;
+      }
+    }
+    hot.push(h);
+    cold.push(c);
+  }
+  return { hot, cold: serialize(cold), coldFields: [...coldFields] };
+}
+
+/** A restored node's place in the cold records (a symbol: never enumerated, never serialized). */
+const SNAPSHOT_INDEX = Symbol('kiln.snapshotIndex');
+type Indexed = { [SNAPSHOT_INDEX]: number };
+
+/**
+ * Give each hot record its cold fields: getters on a shared prototype, which deserialize every cold record
+ * on first use. Assigning a cold field makes it the node's own.
+ */
+function joinCold(hot: Record<string, unknown>[], coldBytes: Uint8Array, coldFields: readonly string[]): GraphNode[] {
+  let cold: Record<string, unknown>[] | undefined;
+  const recordOf = (node: object) => (cold ??= deserialize(coldBytes) as Record<string, unknown>[])[(node as Indexed)[SNAPSHOT_INDEX]];
+  const descriptors: PropertyDescriptorMap = {};
+  for (const field of coldFields) {
+    descriptors[field] = {
+      get(this: object) {
+        return recordOf(this)[field];
+      },
+      set(this: object, value: unknown) {
+        Object.defineProperty(this, field, { value, writable: true, enumerable: true, configurable: true });
+      },
+      configurable: true,
+    };
+  }
+  const prototype = Object.create(Object.prototype, descriptors) as object;
+  hot.forEach((h, i) => {
+    (h as Indexed)[SNAPSHOT_INDEX] = i;
+    Object.setPrototypeOf(h, prototype);
+  });
+  return hot as unknown as GraphNode[];
 }
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -94,7 +173,8 @@ export function loadSnapshot(path: string, key: string): Restored | undefined {
     const body = Buffer.allocUnsafe(size);
     if (readSync(fd, body, 0, size, 4 + headerBytes.length) !== size) return undefined;
     const data = deserialize(body) as Body;
-    return { nodes: new Map(data.nodes.map((n) => [n.uniqueId, n])), disabled: new Map(data.disabled), warnings: data.warnings };
+    const nodes = joinCold(data.hot, data.cold, data.coldFields);
+    return { nodes: new Map(nodes.map((n) => [n.uniqueId, n])), disabled: new Map(data.disabled), warnings: data.warnings, order: data.order };
   } catch {
     return undefined; // unreadable or from another Node version: parse instead
   } finally {
@@ -107,6 +187,6 @@ export function saveSnapshot(path: string, key: string, envRead: Iterable<string
   const headerBytes = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(headerBytes.length, 0);
-  const body: Body = { nodes: [...restored.nodes.values()], disabled: [...restored.disabled], warnings: restored.warnings };
+  const body: Body = { ...split(restored.nodes.values()), disabled: [...restored.disabled], warnings: restored.warnings, order: restored.order };
   writeFileAtomic(path, [len, headerBytes, serialize(body)]);
 }

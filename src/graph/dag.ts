@@ -91,6 +91,11 @@ export class ProjectGraph {
     return this.walk(ids, (id) => this.children(id), depth);
   }
 
+  /** The order topologicalOrder() gave for these same nodes and edges (restored, not recomputed). */
+  presetOrder(order: string[]): void {
+    this.order = order;
+  }
+
   /**
    * Every node id, parents before children. Ties go to the node found first (models by path, then
    * seeds, sources), so runs with one thread are reproducible. Kahn's algorithm over a binary heap.
@@ -213,12 +218,13 @@ export function buildGraph(parsed: ParsedProject): ProjectGraph {
  * The DAG of nodes whose dependsOn a previous buildGraph resolved and checked (restored from the parse
  * snapshot): no lookups, no cycle search.
  */
-export function restoreGraph(nodes: ReadonlyMap<string, GraphNode>): ProjectGraph {
+export function restoreGraph(nodes: ReadonlyMap<string, GraphNode>, order: string[]): ProjectGraph {
   const pg = new ProjectGraph(nodes);
   for (const node of nodes.values()) {
     if (!('dependsOn' in node)) continue;
     for (const p of node.dependsOn) pg.addEdge(p, node.uniqueId);
   }
+  pg.presetOrder(order);
   return pg;
 }
 

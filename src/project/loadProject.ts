@@ -42,7 +42,10 @@ export interface Project {
   snapshots: SqlFile[];
   singularTests: SqlFile[];
   macroFiles: MacroFile[];
-  /** Patches keyed `<resourceType>:<name>` (e.g. `models:orders`). */
+  /**
+   * Patches keyed `<resourceType>:<name>` (e.g. `models:orders`). This and `sources` and `schemaOther`
+   * interpret the schema YAML on first read, so YAML errors are thrown then.
+   */
   patches: Map<string, NodePatch>;
   sources: SourceTableSpec[];
   /** Other top-level schema YAML sections by file (unit_tests, exposures …), for later features. */
@@ -107,18 +110,14 @@ export function loadProject(opts: LoadOptions): Project {
   ];
   const packageNames = new Set(roots.map((p) => p.name));
   const packageVars = new Map(roots.filter((p) => !p.isRoot).map((p) => [p.name, p.file.vars]));
-  const schemaCache = opts.useCache ? SchemaCache.open(join(dir, file.targetPath, 'kiln_yaml_cache.json')) : undefined;
   const vars = new Vars(cliVars, file.vars, packageNames, packageVars);
 
   const out = {
     macroFiles: [] as MacroFile[], models: [] as SqlFile[], seeds: [] as SqlFile[], analyses: [] as SqlFile[],
     snapshots: [] as SqlFile[], singularTests: [] as SqlFile[],
   };
-  const patches = new Map<string, NodePatch>();
-  const sources: SourceTableSpec[] = [];
-  const schemaOther: Project['schemaOther'] = [];
   const schemaFiles: Project['schemaFiles'] = [];
-  const seenSources = new Map<string, SourceTableSpec>();
+  const yamlFiles: { file: FoundFile; pkg: PackageRoot; diags: Diagnostics; ctx: YamlRenderContext; text: string; checksum: string }[] = [];
 
   for (const pkg of roots) {
     const pf = pkg.file;
@@ -151,8 +150,25 @@ export function loadProject(opts: LoadOptions): Project {
     };
     const yamlRoots = [...new Set([...pf.modelPaths, ...pf.seedPaths, ...pf.snapshotPaths, ...pf.analysisPaths, ...pf.macroPaths, ...pf.testPaths])];
     for (const f of findFiles(pkg.dir, yamlRoots, ['.yml', '.yaml'])) {
-      const { contents, checksum: sum } = readSchemaFile(f.absPath, pkg.prefix + f.path, pkgDiags, yamlCtx, schemaCache);
+      const text = readFileSync(f.absPath, 'utf8');
+      const sum = checksum(text);
       schemaFiles.push({ path: pkg.prefix + f.path, checksum: sum });
+      yamlFiles.push({ file: f, pkg, diags: pkgDiags, ctx: yamlCtx, text, checksum: sum });
+    }
+  }
+
+  // Schema YAML is read above (its checksums key the parse snapshot) but interpreted on first use: a run
+  // restored from the snapshot never needs it.
+  let schema: Pick<Project, 'patches' | 'sources' | 'schemaOther'> | undefined;
+  const interpretSchemaYaml = () => {
+    if (schema) return schema;
+    const patches = new Map<string, NodePatch>();
+    const sources: SourceTableSpec[] = [];
+    const schemaOther: Project['schemaOther'] = [];
+    const seenSources = new Map<string, SourceTableSpec>();
+    const schemaCache = opts.useCache ? SchemaCache.open(join(dir, file.targetPath, 'kiln_yaml_cache.json')) : undefined;
+    for (const { file: f, pkg, diags: pkgDiags, ctx, text, checksum: sum } of yamlFiles) {
+      const contents = readSchemaFile(text, sum, pkg.prefix + f.path, pkgDiags, ctx, schemaCache);
       for (const patch of contents.patches) {
         const key = patchKey(patch.resourceType, pkg.name, patch.name);
         const prev = patches.get(key);
@@ -180,33 +196,40 @@ export function loadProject(opts: LoadOptions): Project {
       }
       if (Object.keys(contents.other).length) schemaOther.push({ file: pkg.prefix + f.path, data: contents.other });
     }
-  }
-
-  schemaCache?.save();
+    schemaCache?.save();
+    return (schema = { patches, sources, schemaOther });
+  };
   const selectorsPath = join(dir, 'selectors.yml');
   const selectorsYaml = existsSync(selectorsPath) ? YamlFile.read(selectorsPath, 'selectors.yml') : undefined;
 
   return {
-    dir, name: file.name, file, ...out, patches, sources, schemaOther, selectorsYaml, schemaFiles, vars, cliVars, packageNames,
+    dir, name: file.name, file, ...out, selectorsYaml, schemaFiles, vars, cliVars, packageNames,
+    get patches() {
+      return interpretSchemaYaml().patches;
+    },
+    get sources() {
+      return interpretSchemaYaml().sources;
+    },
+    get schemaOther() {
+      return interpretSchemaYaml().schemaOther;
+    },
     packageFiles: new Map(roots.map((p) => [p.name, p.file])), diagnostics: diags,
   };
 }
 
 /** Parse one schema YAML file, or take its result (and replay its warnings) from the cache. */
-function readSchemaFile(absPath: string, display: string, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined): { contents: SchemaFileContents; checksum: string } {
-  const text = readFileSync(absPath, 'utf8');
-  const sum = checksum(text);
+function readSchemaFile(text: string, sum: string, display: string, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined): SchemaFileContents {
   const canCache = cache !== undefined && SchemaCache.cacheable(text);
   const hit = canCache ? cache.get(display, sum) : undefined;
   if (hit) {
     for (const w of hit.warnings) diags.warnings.push(w);
-    return { contents: hit.contents, checksum: sum };
+    return hit.contents;
   }
   const local = new Diagnostics();
   const contents = loadSchemaFile(YamlFile.parse(text, display), local, ctx);
   diags.warnings.push(...local.warnings);
   if (canCache) cache.set(display, { checksum: sum, contents, warnings: local.warnings });
-  return { contents, checksum: sum };
+  return contents;
 }
 
 /** Packages installed by `dbt deps` (dbt_packages/<pkg>/dbt_project.yml): their models, seeds and macros. */

@@ -171,14 +171,14 @@ export class Invocation {
       const restored = key ? loadSnapshot(snapshotPath, key) : undefined;
       if (restored) {
         parsed = restoreParsed(parseOpts, restored.nodes, restored.disabled);
-        graph = restoreGraph(parsed.nodes);
-        project.diagnostics.warnings.push(...restored.warnings);
+        graph = restoreGraph(parsed.nodes, restored.order);
+        // The snapshot has every warning of the load and parse it was made from (the same inputs as now).
+        project.diagnostics.warnings.splice(0, Infinity, ...restored.warnings);
         restoredFromSnapshot = true;
       } else {
         const cache = opts.partialParse
           ? ParseCache.open(join(targetDir, 'kiln_parse_cache.json'), ParseCache.globalKey([KILN_VERSION, project.file.yaml.data, macroChecksums, factory.type]))
           : undefined;
-        const loadWarnings = project.diagnostics.warnings.length;
         const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
         parsed = await parseProject({
           ...parseOpts,
@@ -191,7 +191,9 @@ export class Invocation {
         if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);
         if (key) {
           const envRead = [...stopEnvRecording(), ...parsed.envRead];
-          saveSnapshot(snapshotPath, key, envRead, { nodes: parsed.nodes, disabled: parsed.disabled, warnings: project.diagnostics.warnings.slice(loadWarnings) });
+          saveSnapshot(snapshotPath, key, envRead, {
+            nodes: parsed.nodes, disabled: parsed.disabled, warnings: [...project.diagnostics.warnings], order: graph.topologicalOrder(),
+          });
         }
       }
     } finally {
@@ -219,12 +221,14 @@ export class Invocation {
     return this.graph.topologicalOrder().filter((id) => selected.has(id) && types.includes(this.graph.node(id).resourceType));
   }
 
-  async openWarehouse(): Promise<Warehouse> {
+  /** The adapter and what runs on it; `connectLazily` defers connecting to the first query (see OpenOptions). */
+  async openWarehouse(opts: { connectLazily?: boolean } = {}): Promise<Warehouse> {
     if (this.warehouse) return this.warehouse;
     let adapter: Adapter;
     try {
       adapter = await this.factory.open(this.targetConfig, {
         threads: this.threads, projectDir: this.project.dir, projectName: this.project.name, quoting: quotePolicyOf(this.project.file.quoting),
+        connectLazily: opts.connectLazily,
       });
     } catch (e) {
       if (e instanceof KilnError) throw new KilnError(e.kind, this.redactor.scrub(e.message), { location: e.location ?? this.resolvedTarget.location, hint: e.hint });
