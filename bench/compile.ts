@@ -9,8 +9,9 @@
  * as a user pays them, and one run's heap cannot flatter the next:
  *   parse-cold         kiln parse --no-partial-parse            (target/ deleted first)
  *   compile-cold       kiln compile                             (target/ deleted first: no parse cache)
- *   compile-warm       kiln compile                             (parse cache from a previous compile, no change)
- *   compile-warm-vars  kiln compile --vars '{bench_threshold: …}' (same cache; ~10% of models read that var)
+ *   compile-warm       kiln compile                             (target/ state of a previous compile, no change)
+ *   compile-warm-edit  kiln compile                             (same state; one model file edited)
+ *   compile-warm-vars  kiln compile --vars '{bench_threshold: …}' (same state; ~10% of models read that var)
  * Each is repeated --reps times and the median reported. "Cold" means no Kiln cache; the OS file cache is
  * warm (the project was just written), as it is for a developer re-running a command.
  *
@@ -37,7 +38,7 @@ const TARGETS = { coldS: 5, warmS: 1, rssMiB: 1024 };
 /** A value different from the project's `bench_threshold: 500`, so the models that read it re-parse. */
 const CHANGED_VARS = '{bench_threshold: 777}';
 
-type PhaseName = 'parse-cold' | 'compile-cold' | 'compile-warm' | 'compile-warm-vars';
+type PhaseName = 'parse-cold' | 'compile-cold' | 'compile-warm' | 'compile-warm-edit' | 'compile-warm-vars';
 
 interface Phase {
   name: PhaseName;
@@ -45,15 +46,24 @@ interface Phase {
   args: string[];
   /** Bring target/ to the state this measurement starts from. */
   prepare: (project: ProjectPaths) => void;
+  /** Undo what prepare changed in the project (not in target/). */
+  finish?: (project: ProjectPaths) => void;
 }
 
 interface ProjectPaths {
   dir: string;
   target: string;
-  cache: string;
-  /** A copy of the parse cache a clean compile left, restored before each warm run. */
-  cacheSnapshot: string;
+  /** Copies of the state files a clean compile left in target/ (caches, snapshot, manifest), restored before each warm run. */
+  warmState: string;
+  /** The model file the edit phase changes, and its content. */
+  edited: { file: string; content: string };
 }
+
+/** What a compile leaves in target/ besides compiled/ (which warm runs leave as the cold run wrote it). */
+const STATE_FILES = [
+  'kiln_parse_cache.json', 'kiln_yaml_cache.json', 'kiln_parse_snapshot.bin', 'kiln_compiled_index.json',
+  'kiln_manifest_state.json', 'manifest.json',
+];
 
 interface Sample {
   wallMs: number;
@@ -148,15 +158,24 @@ function runKiln(args: string[], nodeFlags: string[] = []): Sample {
 
 function phases(): Phase[] {
   const clean = (p: ProjectPaths) => rmSync(p.target, { recursive: true, force: true });
-  const restoreCache = (p: ProjectPaths) => {
-    if (!existsSync(p.cacheSnapshot)) throw new Error('internal: warm run before any cold compile left a parse cache');
-    copyFileSync(p.cacheSnapshot, p.cache);
+  const restoreWarm = (p: ProjectPaths) => {
+    if (!existsSync(p.warmState)) throw new Error('internal: warm run before any cold compile left its state');
+    for (const f of STATE_FILES) if (existsSync(join(p.warmState, f))) copyFileSync(join(p.warmState, f), join(p.target, f));
   };
+  let edits = 0;
   return [
     { name: 'parse-cold', label: 'parse, no cache (--no-partial-parse)', args: ['parse', '--no-partial-parse'], prepare: clean },
     { name: 'compile-cold', label: 'compile, cold (no parse cache)', args: ['compile'], prepare: clean },
-    { name: 'compile-warm', label: 'compile, warm (cache, no change)', args: ['compile'], prepare: restoreCache },
-    { name: 'compile-warm-vars', label: `compile, warm, --vars '${CHANGED_VARS}'`, args: ['compile', '--vars', CHANGED_VARS], prepare: restoreCache },
+    { name: 'compile-warm', label: 'compile, warm (no change)', args: ['compile'], prepare: restoreWarm },
+    {
+      name: 'compile-warm-edit', label: 'compile, warm, one model edited', args: ['compile'],
+      prepare: (p) => {
+        restoreWarm(p);
+        writeFileSync(p.edited.file, `${p.edited.content}\n-- bench edit ${++edits}\n`);
+      },
+      finish: (p) => writeFileSync(p.edited.file, p.edited.content),
+    },
+    { name: 'compile-warm-vars', label: `compile, warm, --vars '${CHANGED_VARS}'`, args: ['compile', '--vars', CHANGED_VARS], prepare: restoreWarm },
   ];
 }
 
@@ -169,11 +188,13 @@ function measureSize(models: number, reps: number, seed: number, profileMode: st
   const genStarted = performance.now();
   const project = generateProject({ models, out: join(OUT, 'projects', `n${models}`), seed });
   const generateMs = performance.now() - genStarted;
+  const editedFile = join(project.dir, 'models', readdirSync(join(project.dir, 'models')).filter((d) => !d.includes('.')).sort()[0]);
+  const firstModel = join(editedFile, readdirSync(editedFile).filter((f) => f.endsWith('.sql')).sort()[0]);
   const paths: ProjectPaths = {
     dir: project.dir,
     target: join(project.dir, 'target'),
-    cache: join(project.dir, 'target', 'kiln_parse_cache.json'),
-    cacheSnapshot: join(project.dir, 'parse_cache.snapshot.json'),
+    warmState: join(project.dir, '.warm-state'),
+    edited: { file: firstModel, content: readFileSync(firstModel, 'utf8') },
   };
   log(`N=${models}: generated ${project.files} files in ${(generateMs / 1000).toFixed(1)}s (${relative(REPO, project.dir)})`);
 
@@ -182,10 +203,15 @@ function measureSize(models: number, reps: number, seed: number, profileMode: st
     const runs: Sample[] = [];
     for (let r = 0; r < reps; r++) {
       phase.prepare(paths);
-      const s = runKiln([...phase.args, ...commonArgs(paths)]);
+      let s: Sample;
+      try {
+        s = runKiln([...phase.args, ...commonArgs(paths)]);
+      } finally {
+        phase.finish?.(paths);
+      }
       runs.push(s);
       log(`  ${phase.name} #${r + 1}: ${(s.wallMs / 1000).toFixed(2)}s, ${s.maxRssMiB.toFixed(0)} MiB`);
-      if (phase.name === 'compile-cold' && r === reps - 1) copyFileSync(paths.cache, paths.cacheSnapshot);
+      if (phase.name === 'compile-cold' && r === reps - 1) saveWarmState(paths);
     }
     const command = `kiln ${[...phase.args].map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
     results.push({ phase: phase.name, label: phase.label, command, runs, median: medianSample(runs) });
@@ -203,8 +229,14 @@ function measureSize(models: number, reps: number, seed: number, profileMode: st
   if (profileMode === 'always' || (profileMode === 'missed' && targets.some((t) => !t.ok))) {
     for (const phase of phases()) profiles.push(profilePhase(phase, paths, models));
   }
-  rmSync(paths.cacheSnapshot, { force: true });
+  rmSync(paths.warmState, { recursive: true, force: true });
   return { models, project, generateMs, phases: results, targets, profiles };
+}
+
+function saveWarmState(p: ProjectPaths): void {
+  rmSync(p.warmState, { recursive: true, force: true });
+  mkdirSync(p.warmState, { recursive: true });
+  for (const f of STATE_FILES) if (existsSync(join(p.target, f))) copyFileSync(join(p.target, f), join(p.warmState, f));
 }
 
 /** One extra run under `node --cpu-prof`, summarized (profiling slows the run, so it is not timed). */
@@ -213,7 +245,11 @@ function profilePhase(phase: Phase, paths: ProjectPaths, models: number): Profil
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   phase.prepare(paths);
-  runKiln([...phase.args, ...commonArgs(paths)], ['--cpu-prof', '--cpu-prof-dir', dir]);
+  try {
+    runKiln([...phase.args, ...commonArgs(paths)], ['--cpu-prof', '--cpu-prof-dir', dir]);
+  } finally {
+    phase.finish?.(paths);
+  }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
   const summary = summarizeProfile(join(dir, file), 20);

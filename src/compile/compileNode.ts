@@ -3,7 +3,7 @@
  * a second render only for nodes whose SQL depends on execute-time state. Compiled SQL is written to
  * target/compiled/<project>/<path>.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
@@ -123,9 +123,17 @@ export class NodeCompiler {
     let made = this.madeDirs.get(dir);
     if (!made) this.madeDirs.set(dir, (made = mkdir(dir, { recursive: true })));
     const dirMade = made;
+    // A file the index knows is replaced by a rename, which changes its folder's stat: an index restored
+    // from elsewhere (a CI cache of target/) then cannot vouch for a file rewritten since.
+    const replacing = index.knows(file);
     this.pendingWrites.push(this.writeSlots.run(async () => {
       await dirMade;
-      await writeFile(file, sql);
+      if (replacing) {
+        await writeFile(`${file}.tmp`, sql);
+        await rename(`${file}.tmp`, file);
+      } else {
+        await writeFile(file, sql);
+      }
       index.written(file, hash, await stat(file));
     }).catch((e: unknown) => {
       this.writeError ??= e;

@@ -104,6 +104,12 @@ export class CompiledIndex {
     return set;
   }
 
+  /** Whether the index has a record of `file` (Kiln wrote it before). */
+  knows(file: string): boolean {
+    const [dir, name] = split(file);
+    return this.dirs.get(dir)?.files.has(name) ?? false;
+  }
+
   /** Note that `file` was just written with content hash `hash`, and its stat after the write. */
   written(file: string, hash: string, stat: { size: number; mtimeMs: number }): void {
     const [dir, name] = split(file);
