@@ -2,7 +2,7 @@
  * Loading a whole project from disk: the project file, its SQL/CSV files, schema YAML, selectors.yml and
  * installed packages' macros. Nothing here touches the warehouse or renders model SQL.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { KilnError } from '../errors.js';
@@ -62,7 +62,7 @@ export interface Project {
 }
 
 export function checksum(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 function readSqlFiles(dir: string, roots: string[], exts: string[], packageName: string, withFolders = true): SqlFile[] {
