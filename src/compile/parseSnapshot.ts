@@ -142,7 +142,9 @@ function buildId(): string {
  */
 export function snapshotKey(project: Project, parts: unknown[]): string {
   const h = createHash('sha1');
-  h.update(JSON.stringify([buildId(), project.dir, project.cliVars, project.file.yaml.data, [...project.packageFiles.values()].map((f) => f.yaml.data), parts]));
+  // The project files as written and as rendered (a name or path may come from an env var).
+  const settings = [project.name, project.file.yaml.data, [...project.packageFiles.values()].map((f) => [f.name, f.yaml.data])];
+  h.update(JSON.stringify([buildId(), project.dir, project.cliVars, settings, parts]));
   for (const list of [project.models, project.analyses, project.snapshots, project.singularTests, project.seeds, project.schemaFiles]) {
     for (const f of list) h.update(`\n${f.path}\0${f.checksum}`);
   }

@@ -117,3 +117,15 @@ describe('warm outputs', () => {
     expect(Object.keys(manifest(dir).nodes)).toContain('model.shop.b');
   });
 });
+
+describe('kiln compile connects on first use', () => {
+  it('opens no warehouse for a project that never queries it, and connects for one that does', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
+    await compile(dir);
+    expect(existsSync(join(dir, 'target/shop.duckdb'))).toBe(false);
+    writeFileSync(join(dir, 'models/q.sql'), "select {% if execute %}{{ run_query('select 41 + 1 as x').columns[0].values()[0] }}{% else %}0{% endif %} as answer");
+    await compile(dir);
+    expect(readFileSync(join(dir, 'target/compiled/shop/models/q.sql'), 'utf8')).toContain('select 42 as answer');
+    expect(existsSync(join(dir, 'target/shop.duckdb'))).toBe(true);
+  });
+});
