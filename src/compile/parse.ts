@@ -8,38 +8,25 @@ import { join } from 'node:path';
 import { KilnError, type SourceLocation } from '../errors.js';
 import { checksum, patchKey, type MacroFile, type Project, type SqlFile } from '../project/loadProject.js';
 import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
-import type { GraphNode, RefCall, ResolvedRelation, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
+import type { GraphNode, RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { builtinMacrosDir } from '../paths.js';
-import { makeEnvVar, renderYamlTree } from '../project/yamlRender.js';
 import { closeMatches } from '../suggest.js';
 import type { NodeIdentity, SharedServices } from './context.js';
 import { BUILTIN_PACKAGE } from './macros.js';
 import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
+import { applyParseEntry, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, type Pending } from './modelNodes.js';
 import { renderInWorker } from './parseInWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
 import { contractSpec } from '../project/contracts.js';
 import { applyLegacyTarget, snapshotNames, snapshotSkeletons, snapshotSpec } from './snapshotNodes.js';
 
-const MODEL_DEFAULTS: NodeConfig = {
-  enabled: true, materialized: 'view', tags: [], 'pre-hook': [], 'post-hook': [], persist_docs: {}, quoting: {},
-  column_types: {}, meta: {}, docs: { show: true }, contract: { enforced: false }, grants: {}, packages: [],
-  on_schema_change: 'ignore', on_configuration_change: 'apply', access: 'protected', alias: null, schema: null,
-  database: null, full_refresh: null, unique_key: null, incremental_strategy: null,
-};
 const SEED_DEFAULTS: NodeConfig = {
   ...MODEL_DEFAULTS, materialized: 'seed', delimiter: ',', quote_columns: null,
 };
 const SOURCE_DEFAULTS: NodeConfig = { enabled: true, tags: [], meta: {} };
-
-function containsJinja(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('{{') || value.includes('{%');
-  if (Array.isArray(value)) return value.some(containsJinja);
-  if (value && typeof value === 'object') return Object.values(value).some(containsJinja);
-  return false;
-}
 
 export interface TargetInfo {
   name: string;
@@ -152,95 +139,20 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     byName.set(node.name, list);
   };
 
-  /**
-   * Project-file configs for a node: a package's own dbt_project.yml tree first, then the root project's
-   * tree (which can configure package nodes under `models: {pkg: …}`) on top.
-   */
-  const treeConfig = (section: 'models' | 'analyses' | 'seeds' | 'sources' | 'tests' | 'snapshots', pkg: string, fqn: string[]): NodeConfig => {
-    const own = pkg === project.name ? {} : project.packageFiles.get(pkg)?.trees[section].resolve(fqn) ?? {};
-    return renderTreeConfig(mergeConfig(own, project.file.trees[section].resolve(fqn)), pkg);
+  const configs = new ProjectConfigs(project, target, targetContext(target));
+  const treeConfig = configs.treeConfig.bind(configs);
+  const renderTreeConfig = configs.renderTreeConfig.bind(configs);
+  const versionedFiles = configs.versionedFiles;
+
+  const skeleton = (file: SqlFile, resourceType: 'model' | 'analysis'): Pending => {
+    const p = configs.skeleton(file, resourceType);
+    claim(p.node, { file: file.path });
+    return p;
   };
 
-  // dbt renders Jinja in the project file's config tree (`+enabled: "{{ var('x') }}"`) with target, var and
-  // env_var; hooks stay as written (they render per node at run time). Each distinct text renders once.
-  const renderedTreeValues = new Map<string, unknown>();
-  const treeRenderContext = (pkg: string) => ({
-    env_var: makeEnvVar(),
-    var: (name: string, ...rest: unknown[]) => project.vars.get(name, pkg, rest[0], rest.length > 0),
-    target: targetContext(target),
-  });
-  const renderTreeConfig = (config: NodeConfig, pkg: string): NodeConfig => {
-    let out: NodeConfig | undefined;
-    for (const [key, value] of Object.entries(config)) {
-      if (key === 'pre-hook' || key === 'post-hook' || !containsJinja(value)) continue;
-      const memo = `${pkg}\0${JSON.stringify(value)}`;
-      if (!renderedTreeValues.has(memo)) {
-        renderedTreeValues.set(memo, renderYamlTree(value, treeRenderContext(pkg), () => ({ file: project.packageFiles.get(pkg)?.file ?? project.file.file })));
-      }
-      out ??= { ...config };
-      out[key] = renderedTreeValues.get(memo);
-    }
-    return out ?? config;
-  };
-
-  /**
-   * Model versions: a YAML entry with `versions:` makes each `<name>_v<v>.sql` (or `defined_in`) a version of
-   * one model. Keyed `<package>:<file name>`.
-   */
-  const versionedFiles = new Map<string, { name: string; version: string | number; latest: string | number; config: NodeConfig; patchKey: string }>();
-  for (const [key, patch] of project.patches) {
-    const versions = patch.resourceType === 'models' ? patch.extra.versions : undefined;
-    if (!Array.isArray(versions) || versions.length === 0) continue;
-    const pkg = key.split(':')[1];
-    const vs = versions.filter((v): v is Record<string, unknown> => !!v && typeof v === 'object' && (v as { v?: unknown }).v !== undefined);
-    const numeric = vs.map((v) => Number(v.v)).filter((n) => !Number.isNaN(n));
-    const latest = (patch.extra.latest_version as string | number | undefined) ?? (numeric.length ? Math.max(...numeric) : String(vs[vs.length - 1]?.v));
-    for (const v of vs) {
-      const file = typeof v.defined_in === 'string' ? v.defined_in : `${patch.name}_v${String(v.v)}`;
-      versionedFiles.set(`${pkg}:${file}`, { name: patch.name, version: v.v as string | number, latest, config: (v.config as NodeConfig) ?? {}, patchKey: key });
-    }
-  }
-
-  interface Pending {
-    node: SqlNode;
-    baseConfig: NodeConfig;
-    patchMeta: Record<string, unknown>;
-  }
-
-  const skeleton = (file: SqlFile, resourceType: 'model' | 'analysis', tree: 'models' | 'analyses'): Pending => {
-    const versioned = resourceType === 'model' ? versionedFiles.get(`${file.packageName}:${file.name}`) : undefined;
-    const name = versioned?.name ?? file.name;
-    const fqn = versioned ? [...file.fqn.slice(0, -1), name, `v${String(versioned.version)}`] : file.fqn;
-    const patch = versioned ? project.patches.get(versioned.patchKey) : project.patches.get(patchKey(tree, file.packageName, file.name));
-    const baseConfig = mergeConfig(
-      mergeConfig(mergeConfig(MODEL_DEFAULTS, treeConfig(tree, file.packageName, fqn)), patch?.config ?? {}),
-      versioned?.config ?? {},
-    );
-    const node: SqlNode = {
-      uniqueId: `${resourceType}.${file.packageName}.${name}${versioned ? `.v${String(versioned.version)}` : ''}`, resourceType, name,
-      version: versioned?.version, latestVersion: versioned?.latest, packageName: file.packageName,
-      path: file.relPath, originalFilePath: file.path, fqn, description: patch?.description ?? '',
-      columns: patch?.columns ?? [], constraints: patch?.constraints ?? [], meta: {}, tags: [], config: baseConfig, patchPath: patch ? patch.file : undefined, patchLocation: patch?.location,
-      relation: { schema: target.schema, identifier: file.name, database: target.database },
-      rawCode: file.content, checksum: file.checksum, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: '', placeholders: [],
-      needsExecuteRender: false,
-    };
-    claim(node, { file: file.path });
-    return { node, baseConfig, patchMeta: patch?.meta ?? {} };
-  };
-
-  const finish = ({ node, baseConfig, patchMeta }: Pending, result: ParseEntry) => {
-    node.config = mergeConfig(baseConfig, result.configCalls);
-    node.tags = (node.config.tags as string[]) ?? [];
-    node.meta = { ...((node.config.meta as object) ?? {}), ...patchMeta };
-    node.refs = result.refs;
-    node.sources = result.sources;
-    node.macros = result.macros;
-    node.parsedSql = result.sql;
-    node.placeholders = result.placeholders;
-    node.needsExecuteRender = result.needsExecuteRender;
-    node.sqlHeader = result.sqlHeader;
-    register(node);
+  const finish = (p: Pending, result: ParseEntry) => {
+    applyParseEntry(p, result);
+    register(p.node);
   };
 
   const testSkeleton = (t: DeclaredTest): Pending => {
@@ -257,8 +169,8 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   };
 
   const pending: Pending[] = [
-    ...project.models.map((f) => skeleton(f, 'model', 'models')),
-    ...project.analyses.map((f) => skeleton(f, 'analysis', 'analyses')),
+    ...project.models.map((f) => skeleton(f, 'model')),
+    ...project.analyses.map((f) => skeleton(f, 'analysis')),
   ];
   // Snapshots ({% snapshot %} blocks and YAML `relation:` entries) render like models and are ref-able.
   for (const p of snapshotSkeletons({ project, target, diags, treeConfig: (pkg, fqn) => treeConfig('snapshots', pkg, fqn) })) {
@@ -410,8 +322,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
 
   // Relation names through the overridable naming macros, as dbt does at parse time. When no project or
   // package overrides them, Kiln's own macros are computed directly (three macro calls per node, saved).
-  const naming = ['generate_database_name', 'generate_schema_name', 'generate_alias_name'];
-  const nativeNaming = naming.every((m) => [m, `default__${m}`, ...opts.adapterPrefixes.map((p) => `${p}__${m}`)].every((n) => renderer.macros.onlyBuiltin(n)));
+  const nativeNaming = namingIsBuiltin(renderer, opts.adapterPrefixes);
   const relationOwners = new Map<string, string>();
   for (const node of nodes.values()) {
     if (node.resourceType !== 'model' && node.resourceType !== 'seed' && node.resourceType !== 'test' && node.resourceType !== 'snapshot') continue;
@@ -419,21 +330,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     if (cached) {
       node.relation = cached;
     } else {
-      const id = identity(node);
-      const nodeArg = { name: node.name, version: node.resourceType === 'model' ? node.version ?? null : null, unique_id: node.uniqueId, resource_type: node.resourceType, package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags };
-      const { values: [database, schema, alias], record } = renderer.callMacros([
-        ['generate_database_name', [node.config.database ?? null, nodeArg]],
-        ['generate_schema_name', [node.config.schema ?? null, nodeArg]],
-        ['generate_alias_name', [node.config.alias ?? null, nodeArg]],
-      ], id);
-      node.relation = {
-        database: database === null || database === undefined || database === '' ? undefined : String(database),
-        schema: String(schema),
-        identifier: String(alias),
-      };
-      if (node.resourceType !== 'seed') {
-        opts.cache?.storeRelation(node, target, project, node.relation, { varsRead: [...record.varsRead], envRead: [...record.envRead] });
-      }
+      const named = macroRelation(renderer, node, identity(node));
+      node.relation = named.relation;
+      if (node.resourceType !== 'seed') opts.cache?.storeRelation(node, target, project, node.relation, named);
     }
     if (node.resourceType === 'snapshot') applyLegacyTarget(node);
     if (node.config.materialized === 'ephemeral' || node.resourceType === 'test') continue;
@@ -535,19 +434,6 @@ function assembleParsed(
     identityOf: identity,
     stats,
     envRead,
-  };
-}
-
-/** What Kiln's own generate_database/schema/alias_name macros return for a node (see macros/naming/). */
-function builtinRelation(node: SqlNode | SeedNode, target: TargetInfo): ResolvedRelation {
-  const trim = (v: unknown) => String(v).trim();
-  const { database, schema, alias } = node.config;
-  const version = node.resourceType === 'seed' ? undefined : node.version;
-  const db = database === null || database === undefined ? target.database : trim(database);
-  return {
-    database: db === undefined || db === null || db === '' ? undefined : String(db),
-    schema: schema === null || schema === undefined ? target.schema : `${target.schema}_${trim(schema)}`,
-    identifier: alias ? trim(alias) : version !== undefined && version !== null && version !== '' && version !== 0 ? `${node.name}_v${String(version).replace(/\./g, '_')}` : node.name,
   };
 }
 
