@@ -3,9 +3,10 @@
  * rendered), schema YAML patches and model versions, then what the parse render found. Shared by a whole
  * parse and by a partial one (only the model files that changed since the parse snapshot).
  */
+import { KilnError } from '../errors.js';
 import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
 import { patchKey, type Project, type SqlFile } from '../project/loadProject.js';
-import type { ResolvedRelation, SeedNode, SqlNode } from '../project/nodes.js';
+import type { GraphNode, ResolvedRelation, SeedNode, SqlNode } from '../project/nodes.js';
 import { makeEnvVar, renderYamlTree } from '../project/yamlRender.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
@@ -192,4 +193,21 @@ export function macroRelation(renderer: Renderer, node: SqlNode | SeedNode, iden
     varsRead: [...record.varsRead],
     envRead: [...record.envRead],
   };
+}
+
+/** Whether a node owns a relation in the warehouse (ephemeral models and tests do not). */
+export function buildsRelation(node: GraphNode): boolean {
+  return (node.resourceType === 'model' || node.resourceType === 'seed' || node.resourceType === 'snapshot') && node.config.materialized !== 'ephemeral';
+}
+
+/** The relation a node builds, as a key two nodes must not share. */
+export function relationKey(node: GraphNode): string {
+  return `${node.relation.database ?? ''}.${node.relation.schema}.${node.relation.identifier}`.toLowerCase();
+}
+
+export function relationClashError(node: GraphNode, other: GraphNode): KilnError {
+  return new KilnError('config', `'${node.name}' and '${other.name}' would both build ${node.relation.schema}.${node.relation.identifier}`, {
+    location: { file: node.originalFilePath },
+    hint: `Give one of them a different alias or schema (the other is ${other.originalFilePath}).`,
+  });
 }

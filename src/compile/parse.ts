@@ -16,7 +16,7 @@ import { BUILTIN_PACKAGE } from './macros.js';
 import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
-import { applyParseEntry, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, type Pending } from './modelNodes.js';
+import { applyParseEntry, buildsRelation, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, relationClashError, relationKey, type Pending } from './modelNodes.js';
 import { renderInWorker } from './parseInWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
@@ -335,16 +335,10 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
       if (node.resourceType !== 'seed') opts.cache?.storeRelation(node, target, project, node.relation, named);
     }
     if (node.resourceType === 'snapshot') applyLegacyTarget(node);
-    if (node.config.materialized === 'ephemeral' || node.resourceType === 'test') continue;
-    const key = `${node.relation.database ?? ''}.${node.relation.schema}.${node.relation.identifier}`.toLowerCase();
+    if (!buildsRelation(node)) continue;
+    const key = relationKey(node);
     const owner = relationOwners.get(key);
-    if (owner) {
-      const other = nodes.get(owner)!;
-      throw new KilnError('config', `'${node.name}' and '${other.name}' would both build ${node.relation.schema}.${node.relation.identifier}`, {
-        location: { file: node.originalFilePath },
-        hint: `Give one of them a different alias or schema (the other is ${other.originalFilePath}).`,
-      });
-    }
+    if (owner) throw relationClashError(node, nodes.get(owner)!);
     relationOwners.set(key, node.uniqueId);
   }
 
@@ -368,7 +362,7 @@ function rendererSetup(opts: Pick<ParseOptions, 'project' | 'target' | 'adapterP
 }
 
 /** What a template render knows of the node it renders. */
-function nodeIdentity(n: SqlNode | SeedNode): NodeIdentity {
+export function nodeIdentity(n: SqlNode | SeedNode): NodeIdentity {
   return {
     uniqueId: n.uniqueId, name: n.name, resourceType: n.resourceType, packageName: n.packageName, file: n.originalFilePath,
     fqn: n.fqn, rawCode: n.resourceType === 'seed' ? '' : n.rawCode, baseConfig: n.config, relation: n.relation,
@@ -382,9 +376,11 @@ function nodeIdentity(n: SqlNode | SeedNode): NodeIdentity {
  */
 export function restoreParsed(
   opts: Pick<ParseOptions, 'project' | 'target' | 'adapterPrefixes' | 'shared'>, nodes: Map<string, GraphNode>, disabled: Map<string, GraphNode>,
+  renderer?: Renderer,
 ): ParsedProject {
   let parsed: ParsedProject | undefined = undefined;
-  const renderer = createParseRenderer(rendererSetup(opts), opts.project.vars, () => graphVariable(parsed));
+  // A renderer reused from an earlier restore reads `graph` from that one's nodes: the same Map.
+  renderer ??= createParseRenderer(rendererSetup(opts), opts.project.vars, () => graphVariable(parsed));
   parsed = assembleParsed(opts.project, renderer, opts.target, nodes, disabled, nodeIdentity, { rendered: 0, onWorker: 0 }, new Set());
   return parsed;
 }

@@ -11,7 +11,7 @@
  * the node the parse made.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import type { Warning } from '../errors.js';
@@ -19,11 +19,14 @@ import { findFiles, writeFileAtomic } from '../project/files.js';
 import { checksum, type Project } from '../project/loadProject.js';
 import type { GraphNode } from '../project/nodes.js';
 
-const VERSION = 1;
+const VERSION = 2;
 
 interface Header {
   version: number;
   key: string;
+  baseKey: string;
+  /** Model and analysis files with their content hashes (see SnapshotKeys). */
+  sqlFiles: Record<string, string>;
   /** Each env var the parse read, with a hash of its value then (null: unset). Values may be secrets. */
   env: [string, string | null][];
 }
@@ -137,25 +140,107 @@ function buildId(): string {
 }
 
 /**
- * The key: `parts` (version, target, adapter, macro files …) and every input file of the project. Unit
+ * What a snapshot is keyed by. `key` covers every input; `baseKey` all but the contents of model and
+ * analysis files (their paths included), whose hashes `sqlFiles` lists: a snapshot whose baseKey matches
+ * can be brought up to date by parsing again only the model files that changed.
+ */
+export interface SnapshotKeys {
+  key: string;
+  baseKey: string;
+  sqlFiles: Record<string, string>;
+}
+
+/**
+ * The keys: `parts` (version, target, adapter, macro files …) and every input file of the project. Unit
  * test fixtures under test-paths are read at parse time, so they count too.
  */
-export function snapshotKey(project: Project, parts: unknown[]): string {
+export function snapshotKeys(project: Project, parts: unknown[]): SnapshotKeys {
   const h = createHash('sha1');
   // The project files as written and as rendered (a name or path may come from an env var).
   const settings = [project.name, project.file.yaml.data, [...project.packageFiles.values()].map((f) => [f.name, f.yaml.data])];
   h.update(JSON.stringify([buildId(), project.dir, project.cliVars, settings, parts]));
-  for (const list of [project.models, project.analyses, project.snapshots, project.singularTests, project.seeds, project.schemaFiles]) {
+  for (const list of [project.snapshots, project.singularTests, project.seeds, project.schemaFiles]) {
     for (const f of list) h.update(`\n${f.path}\0${f.checksum}`);
   }
   for (const f of findFiles(project.dir, project.file.testPaths, ['.csv', '.sql'])) {
     h.update(`\n${f.path}\0${checksum(readFileSync(f.absPath, 'utf8'))}`);
   }
+  const sqlFiles: Record<string, string> = {};
+  for (const f of [...project.models, ...project.analyses]) {
+    h.update(`\n${f.path}`);
+    sqlFiles[f.path] = f.checksum;
+  }
+  const baseKey = h.digest('hex');
+  return { key: contentKey(baseKey, sqlFiles), baseKey, sqlFiles };
+}
+
+function contentKey(baseKey: string, sqlFiles: Record<string, string>): string {
+  const h = createHash('sha1').update(baseKey);
+  for (const [path, sum] of Object.entries(sqlFiles)) h.update(`\n${path}\0${sum}`);
   return h.digest('hex');
 }
 
-/** The snapshot at `path` if it was made under `key` and the env vars it read still hold the same values. */
-export function loadSnapshot(path: string, key: string): Restored | undefined {
+/** A file of the snapshot: [4-byte header length][JSON header][V8 body]. */
+function readHeader<H>(fd: number): { header: H; bodyStart: number } | undefined {
+  const len = Buffer.alloc(4);
+  if (readSync(fd, len, 0, 4, 0) !== 4) return undefined;
+  const headerBytes = Buffer.alloc(len.readUInt32LE(0));
+  if (readSync(fd, headerBytes, 0, headerBytes.length, 4) !== headerBytes.length) return undefined;
+  return { header: JSON.parse(headerBytes.toString('utf8')) as H, bodyStart: 4 + headerBytes.length };
+}
+
+function readBody<B>(fd: number, path: string, start: number): B | undefined {
+  const size = statSync(path).size - start;
+  const body = Buffer.allocUnsafe(size);
+  if (readSync(fd, body, 0, size, start) !== size) return undefined;
+  return deserialize(body) as B;
+}
+
+function writeWithHeader(path: string, header: unknown, body: unknown): void {
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(headerBytes.length, 0);
+  writeFileAtomic(path, [len, headerBytes, serialize(body)]);
+}
+
+const envOk = (env: [string, string | null][]) => env.every(([name, h]) => envHash(name) === h);
+const envOf = (names: Iterable<string>): [string, string | null][] => [...new Set(names)].sort().map((name) => [name, envHash(name)]);
+
+/**
+ * Nodes changed since the base snapshot, kept beside it (kiln_parse_snapshot.delta.bin) so that a partial
+ * parse writes kilobytes, not the whole snapshot.
+ */
+interface DeltaHeader {
+  version: number;
+  /** The key of the base snapshot this delta applies to. */
+  base: string;
+  key: string;
+  env: [string, string | null][];
+  sqlFiles: Record<string, string>;
+}
+
+interface DeltaBody {
+  nodes: GraphNode[];
+  order: string[];
+}
+
+/** Past this many nodes in the delta, the next partial parse writes a whole snapshot again. */
+const MAX_DELTA_NODES = 2000;
+
+export type SnapshotFound =
+  | { kind: 'current'; restored: Restored; env: string[] }
+  /** Up to date but for `changedFiles` (model and analysis paths), which must be parsed again. */
+  | { kind: 'partial'; restored: Restored; changedFiles: string[]; deltaIds: string[]; env: string[] };
+// `env`: the env vars the snapshot's parse read (their values are as they were).
+
+const deltaPathOf = (path: string) => path.replace(/\.bin$/, '.delta.bin');
+
+/**
+ * The snapshot at `path` (and its delta): `current` when it was made from exactly these inputs, `partial`
+ * when only model files differ, undefined otherwise. Either way the env vars it read must hold the values
+ * they had.
+ */
+export function loadSnapshot(path: string, keys: SnapshotKeys): SnapshotFound | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -163,20 +248,21 @@ export function loadSnapshot(path: string, key: string): Restored | undefined {
     return undefined;
   }
   try {
-    // Read the header first: a stale snapshot is tens of MB not worth reading.
-    const len = Buffer.alloc(4);
-    if (readSync(fd, len, 0, 4, 0) !== 4) return undefined;
-    const headerBytes = Buffer.alloc(len.readUInt32LE(0));
-    if (readSync(fd, headerBytes, 0, headerBytes.length, 4) !== headerBytes.length) return undefined;
-    const header = JSON.parse(headerBytes.toString('utf8')) as Header;
-    if (header.version !== VERSION || header.key !== key) return undefined;
-    if (!header.env.every(([name, h]) => envHash(name) === h)) return undefined;
-    const size = statSync(path).size - 4 - headerBytes.length;
-    const body = Buffer.allocUnsafe(size);
-    if (readSync(fd, body, 0, size, 4 + headerBytes.length) !== size) return undefined;
-    const data = deserialize(body) as Body;
-    const nodes = joinCold(data.hot, data.cold, data.coldFields);
-    return { nodes: new Map(nodes.map((n) => [n.uniqueId, n])), disabled: new Map(data.disabled), warnings: data.warnings, order: data.order };
+    // Headers first: a stale snapshot is tens of MB not worth reading.
+    const base = readHeader<Header>(fd);
+    if (!base || base.header.version !== VERSION || base.header.baseKey !== keys.baseKey || !envOk(base.header.env)) return undefined;
+    const delta = readDelta(deltaPathOf(path), base.header.key);
+    const sqlFiles = delta?.header.sqlFiles ?? base.header.sqlFiles;
+    const current = (delta?.header.key ?? base.header.key) === keys.key;
+    const data = readBody<Body>(fd, path, base.bodyStart);
+    if (!data) return undefined;
+    const nodes = new Map(joinCold(data.hot, data.cold, data.coldFields).map((n) => [n.uniqueId, n]));
+    for (const n of delta?.body.nodes ?? []) nodes.set(n.uniqueId, n);
+    const restored: Restored = { nodes, disabled: new Map(data.disabled), warnings: data.warnings, order: delta?.body.order ?? data.order };
+    const env = [...base.header.env, ...(delta?.header.env ?? [])].map(([name]) => name);
+    if (current) return { kind: 'current', restored, env };
+    const changedFiles = Object.keys(keys.sqlFiles).filter((p) => sqlFiles[p] !== keys.sqlFiles[p]);
+    return { kind: 'partial', restored, changedFiles, deltaIds: (delta?.body.nodes ?? []).map((n) => n.uniqueId), env };
   } catch {
     return undefined; // unreadable or from another Node version: parse instead
   } finally {
@@ -184,11 +270,61 @@ export function loadSnapshot(path: string, key: string): Restored | undefined {
   }
 }
 
-export function saveSnapshot(path: string, key: string, envRead: Iterable<string>, restored: Restored): void {
-  const header: Header = { version: VERSION, key, env: [...new Set(envRead)].sort().map((name) => [name, envHash(name)]) };
-  const headerBytes = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(headerBytes.length, 0);
-  const body: Body = { ...split(restored.nodes.values()), disabled: [...restored.disabled], warnings: restored.warnings, order: restored.order };
-  writeFileAtomic(path, [len, headerBytes, serialize(body)]);
+function readDelta(path: string, baseKey: string): { header: DeltaHeader; body: DeltaBody } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const h = readHeader<DeltaHeader>(fd);
+    if (!h || h.header.version !== VERSION || h.header.base !== baseKey || !envOk(h.header.env)) return undefined;
+    const body = readBody<DeltaBody>(fd, path, h.bodyStart);
+    return body ? { header: h.header, body } : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write a whole snapshot (and drop any delta, which belonged to the previous one). */
+export function saveSnapshot(path: string, keys: SnapshotKeys, envRead: Iterable<string>, restored: Restored): void {
+  rmSync(deltaPathOf(path), { force: true });
+  const header: Header = { version: VERSION, key: keys.key, baseKey: keys.baseKey, sqlFiles: keys.sqlFiles, env: envOf(envRead) };
+  writeWithHeader(path, header, { ...split(restored.nodes.values()), disabled: [...restored.disabled], warnings: restored.warnings, order: restored.order });
+}
+
+/**
+ * After a partial parse: record the nodes that differ from the base snapshot (`changedIds`, those of the
+ * previous delta included) as a delta, or write a whole snapshot when the delta has grown large.
+ */
+export function saveDelta(path: string, keys: SnapshotKeys, envRead: Iterable<string>, restored: Restored, changedIds: Iterable<string>): void {
+  const ids = [...new Set(changedIds)];
+  let base: Header | undefined;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      base = readHeader<Header>(fd)?.header;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    base = undefined;
+  }
+  if (!base || ids.length > MAX_DELTA_NODES) {
+    saveSnapshot(path, keys, envRead, restored);
+    return;
+  }
+  const header: DeltaHeader = { version: VERSION, base: base.key, key: keys.key, env: envOf(envRead), sqlFiles: keys.sqlFiles };
+  const body: DeltaBody = { nodes: ids.map((id) => restored.nodes.get(id)!).filter(Boolean).map(plainNode), order: restored.order };
+  writeWithHeader(deltaPathOf(path), header, body);
+}
+
+/** A node as a plain object with every field its own (a restored node keeps its cold fields on a prototype). */
+function plainNode(node: GraphNode): GraphNode {
+  const out: Record<string, unknown> = {};
+  const proto = Object.getPrototypeOf(node) as object | null;
+  const inherited = proto && proto !== Object.prototype ? Object.getOwnPropertyNames(proto) : [];
+  for (const k of [...Object.keys(node), ...inherited]) out[k] = (node as unknown as Record<string, unknown>)[k];
+  return out as unknown as GraphNode;
 }

@@ -6,7 +6,7 @@ import { alg, Graph } from '@dagrejs/graphlib';
 import { KilnError } from '../errors.js';
 import { unknownRefError, unknownSourceError } from '../compile/compileNode.js';
 import type { ParsedProject } from '../compile/parse.js';
-import type { GraphNode } from '../project/nodes.js';
+import type { GraphNode, SqlNode, UnitTestNode } from '../project/nodes.js';
 import { isSqlNode } from '../project/nodes.js';
 
 export class ProjectGraph {
@@ -170,61 +170,75 @@ export class MinHeap<T> {
   }
 }
 
+/**
+ * The uniqueIds a node's ref() and source() calls resolve to; throws for an unknown reference (naming the
+ * file and line) or a model that refers to itself.
+ */
+export function resolveParents(parsed: ParsedProject, node: SqlNode): string[] {
+  const parents = new Set<string>();
+  for (const call of node.refs) {
+    const target = parsed.lookupRef(call, node.packageName);
+    if (!target) throw unknownRefError(parsed, call, node);
+    parents.add(target.uniqueId);
+  }
+  for (const [s, t] of node.sources) {
+    const src = parsed.lookupSource(s, t, node.packageName);
+    if (!src) throw unknownSourceError(parsed, node, s, t);
+    parents.add(src.uniqueId);
+  }
+  if (parents.has(node.uniqueId)) {
+    throw new KilnError('graph', `${node.resourceType} '${node.name}' refers to itself`, {
+      location: { file: node.originalFilePath },
+      node: node.uniqueId,
+      hint: 'Use {{ this }} to refer to the model\'s own relation (for incremental models).',
+    });
+  }
+  return [...parents];
+}
+
+/** A unit test depends on its model and, for typing its inputs, on the model's own parents. */
+export function unitTestParents(parsed: ParsedProject, node: UnitTestNode): string[] {
+  const model = parsed.nodes.get(node.dependsOn[0]);
+  return [...new Set([node.dependsOn[0], ...(model && 'dependsOn' in model ? model.dependsOn : [])])];
+}
+
 /** Build the DAG, resolving every ref/source; throws on the first unknown reference or on a cycle. */
 export function buildGraph(parsed: ParsedProject): ProjectGraph {
   const pg = new ProjectGraph(parsed.nodes);
   for (const node of parsed.nodes.values()) {
     if (!isSqlNode(node)) continue;
-    const parents = new Set<string>();
-    for (const call of node.refs) {
-      const target = parsed.lookupRef(call, node.packageName);
-      if (!target) throw unknownRefError(parsed, call, node);
-      parents.add(target.uniqueId);
-    }
-    for (const [s, t] of node.sources) {
-      const src = parsed.lookupSource(s, t, node.packageName);
-      if (!src) throw unknownSourceError(parsed, node, s, t);
-      parents.add(src.uniqueId);
-    }
-    node.dependsOn = [...parents];
-    for (const p of parents) {
-      if (p === node.uniqueId) {
-        throw new KilnError('graph', `${node.resourceType} '${node.name}' refers to itself`, {
-          location: { file: node.originalFilePath },
-          node: node.uniqueId,
-          hint: 'Use {{ this }} to refer to the model\'s own relation (for incremental models).',
-        });
-      }
-      pg.addEdge(p, node.uniqueId);
-    }
+    node.dependsOn = resolveParents(parsed, node);
+    for (const p of node.dependsOn) pg.addEdge(p, node.uniqueId);
   }
-  // A unit test depends on its model and, for typing its inputs, on the model's own parents.
   for (const node of parsed.nodes.values()) {
     if (node.resourceType !== 'unit_test') continue;
-    const model = parsed.nodes.get(node.dependsOn[0]);
-    const parents = new Set([node.dependsOn[0], ...(model && 'dependsOn' in model ? model.dependsOn : [])]);
-    node.dependsOn = [...parents];
-    for (const p of parents) pg.addEdge(p, node.uniqueId);
+    node.dependsOn = unitTestParents(parsed, node);
+    for (const p of node.dependsOn) pg.addEdge(p, node.uniqueId);
   }
+  assertAcyclic(pg);
+  return pg;
+}
+
+/** Throw a cycle error (with the path and files) unless the graph is a DAG. */
+export function assertAcyclic(pg: ProjectGraph): void {
   // Kahn's order reaches every node exactly when there is no cycle; only then is Tarjan's search skipped.
-  if (pg.topologicalOrder().length !== parsed.nodes.size) {
+  if (pg.topologicalOrder().length !== pg.nodes.size) {
     const cycles = alg.findCycles(pg.graph) as string[][];
     if (cycles.length) throw cycleError(pg, cycles[0]);
   }
-  return pg;
 }
 
 /**
  * The DAG of nodes whose dependsOn a previous buildGraph resolved and checked (restored from the parse
  * snapshot): no lookups, no cycle search.
  */
-export function restoreGraph(nodes: ReadonlyMap<string, GraphNode>, order: string[]): ProjectGraph {
+export function restoreGraph(nodes: ReadonlyMap<string, GraphNode>, order?: string[]): ProjectGraph {
   const pg = new ProjectGraph(nodes);
   for (const node of nodes.values()) {
     if (!('dependsOn' in node)) continue;
     for (const p of node.dependsOn) pg.addEdge(p, node.uniqueId);
   }
-  pg.presetOrder(order);
+  if (order) pg.presetOrder(order);
   return pg;
 }
 

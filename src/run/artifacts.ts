@@ -12,7 +12,8 @@ import type { Invocation } from './invocation.js';
 import { KILN_VERSION } from './invocation.js';
 import { formatEventTime } from './microbatch.js';
 import type { NodeResult } from './results.js';
-import { manifestKey, manifestWritten, reuseManifest } from './manifestReuse.js';
+import { manifestHeader, manifestKey, ManifestWriter, reuseManifest } from './manifestReuse.js';
+import { sqlHash } from '../compile/compiledIndex.js';
 
 const DBT_VERSION_COMPAT = '1.8.0';
 
@@ -129,16 +130,36 @@ function manifestMetadata(inv: Invocation) {
   };
 }
 
-function buildManifest(inv: Invocation, meta: ReturnType<typeof manifestMetadata>) {
-  const nodes: Record<string, unknown> = {};
-  const sources: Record<string, unknown> = {};
+/**
+ * What a node's manifest entry depends on beyond the parse's other inputs: its own file's content (model
+ * and analysis files are outside the entries key), the SQL it compiled to, and a unit test's edges.
+ */
+function entryFingerprint(inv: Invocation, n: GraphNode): string {
+  const compiled = inv.warehouse?.compiler.finished.get(n.uniqueId);
+  const file = inv.parseIdentity?.sqlFiles[n.originalFilePath] ?? '';
+  const edges = n.resourceType === 'unit_test' ? n.dependsOn.join(',') : '';
+  return `${file}|${compiled ? compiled.sqlHash ?? sqlHash(compiled.sql) : '-'}|${edges}`;
+}
+
+/**
+ * manifest.json, streamed section by section with the layout of JSON.stringify of dbt's manifest; entries
+ * that did not change are copied from the previous file (see manifestReuse.ts).
+ */
+export function writeManifest(inv: Invocation): void {
+  const meta = manifestMetadata(inv);
+  const warehouseOpen = !!inv.warehouse;
+  const keys = inv.parseIdentity;
+  const key = keys ? manifestKey(keys.key, warehouseOpen, inv.warehouse?.compiler.finished) : undefined;
+  if (key && reuseManifest(inv.targetDir, key, meta)) return;
+  const entriesKey = keys ? createHash('sha1').update(`${keys.baseKey}\0${warehouseOpen}`).digest('hex') : undefined;
+
+  const nodes: GraphNode[] = [];
+  const sources: GraphNode[] = [];
+  const unitTests: GraphNode[] = [];
   const parentMap: Record<string, string[]> = {};
   const childMap: Record<string, string[]> = {};
-  const unitTests: Record<string, unknown> = {};
   for (const n of inv.parsed.nodes.values()) {
-    if (n.resourceType === 'source') sources[n.uniqueId] = nodeEntry(inv, n);
-    else if (n.resourceType === 'unit_test') unitTests[n.uniqueId] = nodeEntry(inv, n);
-    else nodes[n.uniqueId] = nodeEntry(inv, n);
+    (n.resourceType === 'source' ? sources : n.resourceType === 'unit_test' ? unitTests : nodes).push(n);
     parentMap[n.uniqueId] = [...inv.graph.parents(n.uniqueId)].sort();
     childMap[n.uniqueId] = [...inv.graph.children(n.uniqueId)].sort();
   }
@@ -154,20 +175,29 @@ function buildManifest(inv: Invocation, meta: ReturnType<typeof manifestMetadata
   }
   const disabled: Record<string, unknown[]> = {};
   for (const n of inv.parsed.disabled.values()) disabled[n.uniqueId] = [nodeEntry(inv, n)];
-  return {
-    metadata: meta,
-    nodes, sources, macros, docs: {}, exposures: {}, metrics: {}, groups: {}, selectors: {}, disabled,
-    parent_map: parentMap, child_map: childMap, group_map: {}, saved_queries: {}, semantic_models: {}, unit_tests: unitTests,
-  };
-}
 
-/** manifest.json: from the previous one when only its metadata would change (see manifestReuse.ts). */
-export function writeManifest(inv: Invocation): void {
-  const meta = manifestMetadata(inv);
-  const key = inv.parseKey ? manifestKey(inv.parseKey, !!inv.warehouse, inv.warehouse?.compiler.finished) : undefined;
-  if (key && reuseManifest(inv.targetDir, key, meta)) return;
-  writeJson(inv.targetDir, 'manifest.json', buildManifest(inv, meta));
-  manifestWritten(inv.targetDir, key, meta);
+  const w = new ManifestWriter(inv.targetDir, key, entriesKey);
+  try {
+    w.raw(manifestHeader(meta));
+    w.markHeader();
+    const section = (name: string, list: GraphNode[]) => {
+      w.raw(`,${JSON.stringify(name)}:{`);
+      list.forEach((n, i) => w.entry(n.uniqueId, entryFingerprint(inv, n), () => nodeEntry(inv, n), i === 0));
+      w.raw('}');
+    };
+    section('nodes', nodes);
+    section('sources', sources);
+    w.raw(`,"macros":${JSON.stringify(macros)},"docs":{},"exposures":{},"metrics":{},"groups":{},"selectors":{}`);
+    w.raw(`,"disabled":${JSON.stringify(disabled)},"parent_map":${JSON.stringify(parentMap)},"child_map":${JSON.stringify(childMap)}`);
+    w.raw(',"group_map":{},"saved_queries":{},"semantic_models":{}');
+    section('unit_tests', unitTests);
+    w.raw('}');
+    w.finish();
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+  inv.opts.reporter.debug(`manifest: ${w.reused} entries kept from the previous manifest, ${w.serialized} written`);
 }
 
 export function writeRunResults(inv: Invocation, results: readonly NodeResult[], elapsedSeconds: number): void {

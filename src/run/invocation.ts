@@ -3,18 +3,15 @@
  * commands that need it, open the warehouse. Holds what the artifacts are written from.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Adapter, AdapterFactory, QuotePolicy, TargetConfig } from '../adapter.js';
 import { NodeCompiler } from '../compile/compileNode.js';
 import { installJinja } from '../compile/jinja.js';
-import { parseProject, builtinMacroFiles, restoreParsed, targetContext, type ParseOptions, type ParsedProject, type TargetInfo } from '../compile/parse.js';
-import { loadSnapshot, saveSnapshot, snapshotKey } from '../compile/parseSnapshot.js';
-import { ParseCache } from '../compile/parseCache.js';
+import { targetContext, type ParseOptions, type ParsedProject, type TargetInfo } from '../compile/parse.js';
+import { loadParsed, type ParsedState, type ParseIdentity } from './loadParsed.js';
 import { RelationCache } from '../compile/relationCache.js';
 import { KilnError } from '../errors.js';
-import { buildGraph, restoreGraph, type ProjectGraph } from '../graph/dag.js';
+import type { ProjectGraph } from '../graph/dag.js';
 import { loadYamlSelectors, selectNodes, type IndirectSelection, type SelectorDefinitions } from '../graph/selectors.js';
 import { Diagnostics } from '../project/diagnostics.js';
 import { recordEnvReads } from '../project/envReads.js';
@@ -30,13 +27,6 @@ import type { Reporter } from './reporter.js';
 import { Redactor } from './redact.js';
 
 export { KILN_VERSION } from '../version.js';
-import { KILN_VERSION } from '../version.js';
-
-/**
- * Below this many models to render, a worker thread costs more to start (≈0.2 s with its module loading
- * and macro compilation) than it saves.
- */
-const PARALLEL_PARSE_MIN_NODES = Number(process.env.KILN_PARSE_WORKER_MIN_NODES ?? 400);
 
 export interface InvocationOptions {
   command: string;
@@ -101,8 +91,8 @@ export class Invocation {
   readonly startedAt = new Date();
   warehouse?: Warehouse;
   parseSeconds = 0;
-  /** The parse snapshot's key: what the parse read (unset with --no-partial-parse). */
-  parseKey?: string;
+  /** What the parse read (unset with --no-partial-parse). */
+  parseIdentity?: ParseIdentity;
 
   private constructor(
     readonly opts: InvocationOptions,
@@ -157,56 +147,23 @@ export class Invocation {
     };
     const stopEnvRecording = recordEnvReads();
     let project: Project;
-    let parsed: ParsedProject;
-    let graph: ProjectGraph;
-    let restoredFromSnapshot = false;
-    let key: string | undefined;
+    let state: ParsedState;
     try {
       project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse, target: targetContext(target) });
-      const macroChecksums = [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]);
-      const parseOpts = { project, target, adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])], shared: sharedServices(opts, redactor) };
-      const targetDir = join(project.dir, project.file.targetPath);
-      const snapshotPath = join(targetDir, 'kiln_parse_snapshot.bin');
-      key = opts.partialParse ? snapshotKey(project, [KILN_VERSION, factory.type, target, macroChecksums]) : undefined;
-      const restored = key ? loadSnapshot(snapshotPath, key) : undefined;
-      if (restored) {
-        parsed = restoreParsed(parseOpts, restored.nodes, restored.disabled);
-        graph = restoreGraph(parsed.nodes, restored.order);
-        // The snapshot has every warning of the load and parse it was made from (the same inputs as now).
-        project.diagnostics.warnings.splice(0, Infinity, ...restored.warnings);
-        restoredFromSnapshot = true;
-      } else {
-        const cache = opts.partialParse
-          ? ParseCache.open(join(targetDir, 'kiln_parse_cache.json'), ParseCache.globalKey([KILN_VERSION, project.file.yaml.data, macroChecksums, factory.type]))
-          : undefined;
-        const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
-        parsed = await parseProject({
-          ...parseOpts,
-          cache,
-          // The worker exists only in the built package (tests that run sources parse on one thread).
-          parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
-        });
-        graph = buildGraph(parsed);
-        cache?.save([...parsed.nodes.keys()]);
-        if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);
-        if (key) {
-          const envRead = [...stopEnvRecording(), ...parsed.envRead];
-          saveSnapshot(snapshotPath, key, envRead, {
-            nodes: parsed.nodes, disabled: parsed.disabled, warnings: [...project.diagnostics.warnings], order: graph.topologicalOrder(),
-          });
-        }
-      }
+      state = await loadParsed({
+        project, target, adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])], shared: sharedServices(opts, redactor),
+        adapterType: factory.type, partialParse: opts.partialParse, reporter: opts.reporter, envReads: stopEnvRecording,
+      });
     } finally {
       stopEnvRecording();
     }
+    const { parsed, graph } = state;
     const selectors = loadYamlSelectors(project.selectorsYaml);
     for (const w of project.diagnostics.warnings) opts.reporter.warn(w);
     const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor);
     inv.parseSeconds = (performance.now() - started) / 1000;
-    inv.parseKey = key;
-    opts.reporter.debug(restoredFromSnapshot
-      ? 'parse: nothing changed; nodes restored from the parse snapshot'
-      : `parse: rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread`);
+    inv.parseIdentity = state.identity;
+    opts.reporter.debug(`parse: ${state.how}`);
     return inv;
   }
 

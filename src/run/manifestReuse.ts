@@ -1,28 +1,38 @@
 /**
- * Re-using the previous manifest.json. Its entries are a function of the parse (the parse snapshot's key)
- * and of the SQL each node compiled to; when both are as they were, everything after the metadata is
- * byte for byte what it was, and only the metadata (invocation id, time) is written anew over the old
- * (same length: in place). Serializing a 30,000-node manifest (80 MB) took most of a warm compile.
+ * Writing manifest.json from the previous one where it can. A node's entry is a function of the parse
+ * (the inputs of the parse snapshot, but for model file contents), of its own file, its edges and the SQL
+ * it compiled to. So:
+ * - when nothing of that changed for any node, only the metadata (invocation id, time) is written anew,
+ *   over the old one in place (same length);
+ * - when some nodes changed (a model file edited), the other entries are copied from the old file byte for
+ *   byte and only the changed ones serialized.
+ * Serializing a 30,000-node manifest (80 MB) was most of a warm compile.
  *
- * target/kiln_manifest_state.json remembers the key the manifest was written under, where its metadata
- * ends, and its size and modification time: a manifest anyone else touched is written whole again.
+ * target/kiln_manifest_state.json remembers the keys the manifest was written under, where its metadata
+ * ends, each entry's byte range and fingerprint, and the file's size and modification time: a manifest
+ * anyone else touched is written whole again.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlHash } from '../compile/compiledIndex.js';
 import { readBytes, replaceHead, writeJsonAtomic } from '../project/files.js';
 
 interface State {
   version: number;
+  /** Every entry as it is: only the metadata may differ. */
   key: string | null;
+  /** Entries may be reused one by one (their fingerprints still to compare). */
+  entriesKey: string | null;
   /** Bytes of `{"metadata":{…}`: the entries start right after. */
   headerBytes: number;
   size: number;
   mtimeMs: number;
+  /** uniqueId → [start, end, fingerprint] of its entry in the file. */
+  entries: Record<string, [number, number, string]>;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 /** What follows the metadata in every manifest Kiln writes. */
 const ENTRIES_START = Buffer.from(',"nodes":');
 const statePath = (targetDir: string) => join(targetDir, 'kiln_manifest_state.json');
@@ -54,34 +64,132 @@ function readState(targetDir: string): State | undefined {
   }
 }
 
-function recordState(targetDir: string, path: string, key: string | undefined, headerBytes: number): void {
-  const s = statSync(path);
-  const state: State = { version: VERSION, key: key ?? null, headerBytes, size: s.size, mtimeMs: s.mtimeMs };
-  writeJsonAtomic(statePath(targetDir), state);
+/** The state, when manifest.json is still the file it describes. */
+function currentState(targetDir: string): State | undefined {
+  const state = readState(targetDir);
+  if (!state) return undefined;
+  const path = join(targetDir, 'manifest.json');
+  try {
+    const s = statSync(path);
+    if (s.size !== state.size || s.mtimeMs !== state.mtimeMs) return undefined;
+    return readBytes(path, state.headerBytes, ENTRIES_START.length).equals(ENTRIES_START) ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function recordState(targetDir: string, state: Omit<State, 'version' | 'size' | 'mtimeMs'>): void {
+  const s = statSync(join(targetDir, 'manifest.json'));
+  writeJsonAtomic(statePath(targetDir), { version: VERSION, ...state, size: s.size, mtimeMs: s.mtimeMs } satisfies State);
 }
 
 /**
- * Write the manifest at `targetDir/manifest.json` from the previous one when its entries would not change;
- * false when it must be written whole.
+ * Write the manifest at `targetDir/manifest.json` from the previous one when no entry would change; false
+ * when it must be written (see ManifestWriter).
  */
 export function reuseManifest(targetDir: string, key: string, metadata: unknown): boolean {
-  const path = join(targetDir, 'manifest.json');
-  const state = readState(targetDir);
+  const state = currentState(targetDir);
   if (!state || state.key !== key) return false;
-  try {
-    const s = statSync(path);
-    if (s.size !== state.size || s.mtimeMs !== state.mtimeMs) return false;
-    if (!readBytes(path, state.headerBytes, ENTRIES_START.length).equals(ENTRIES_START)) return false;
-  } catch {
-    return false;
-  }
   const header = Buffer.from(manifestHeader(metadata));
-  replaceHead(path, state.headerBytes, header);
-  recordState(targetDir, path, key, header.length);
+  replaceHead(join(targetDir, 'manifest.json'), state.headerBytes, header);
+  recordState(targetDir, { ...state, headerBytes: header.length });
   return true;
 }
 
-/** After a whole write: remember what the manifest was written under. */
-export function manifestWritten(targetDir: string, key: string | undefined, metadata: unknown): void {
-  recordState(targetDir, join(targetDir, 'manifest.json'), key, Buffer.byteLength(manifestHeader(metadata)));
+/**
+ * Streams a manifest to a temporary file, entry by entry, copying an entry from the previous manifest
+ * when its fingerprint is the one it was written with; then renames it into place and records the state.
+ *
+ * @example
+ *   const w = new ManifestWriter(targetDir, key, entriesKey);
+ *   w.raw(manifestHeader(meta));
+ *   w.raw(',"nodes":{');
+ *   w.entry('model.shop.a', fingerprint, () => entryOf(a), true);
+ *   w.raw('}}');
+ *   w.finish();
+ */
+export class ManifestWriter {
+  private readonly path: string;
+  private readonly tmp: string;
+  private readonly fd: number;
+  private offset = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private headerBytes = -1;
+  private readonly entries: State['entries'] = {};
+  private readonly old?: { state: State; bytes: Buffer };
+  /** Entries copied from the previous manifest, and serialized. */
+  reused = 0;
+  serialized = 0;
+
+  constructor(
+    private readonly targetDir: string,
+    private readonly key: string | undefined,
+    private readonly entriesKey: string | undefined,
+  ) {
+    this.path = join(targetDir, 'manifest.json');
+    this.tmp = `${this.path}.${process.pid}.tmp`;
+    const state = entriesKey ? currentState(targetDir) : undefined;
+    if (state && state.entriesKey === entriesKey) this.old = { state, bytes: readFileSync(this.path) };
+    mkdirSync(targetDir, { recursive: true });
+    this.fd = openSync(this.tmp, 'w');
+  }
+
+  raw(text: string): void {
+    this.push(Buffer.from(text));
+  }
+
+  /** The end of the metadata (where a later write may replace it). */
+  markHeader(): void {
+    this.headerBytes = this.offset;
+  }
+
+  /** `"id":<entry>`, with a comma before it unless `first`. */
+  entry(id: string, fingerprint: string, make: () => unknown, first: boolean): void {
+    this.raw(`${first ? '' : ','}${JSON.stringify(id)}:`);
+    const start = this.offset;
+    const prev = this.old?.state.entries[id];
+    if (prev && prev[2] === fingerprint) {
+      this.push(this.old!.bytes.subarray(prev[0], prev[1]));
+      this.reused++;
+    } else {
+      this.push(Buffer.from(JSON.stringify(make())));
+      this.serialized++;
+    }
+    this.entries[id] = [start, this.offset, fingerprint];
+  }
+
+  private push(bytes: Buffer): void {
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    this.offset += bytes.length;
+    if (this.pendingBytes > 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    const chunk = Buffer.concat(this.pending, this.pendingBytes);
+    for (let done = 0; done < chunk.length;) done += writeSync(this.fd, chunk, done, chunk.length - done);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Give up: the temporary file goes, the previous manifest stays. */
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.tmp, { force: true });
+  }
+
+  finish(): void {
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
+    renameSync(this.tmp, this.path);
+    recordState(this.targetDir, { key: this.key ?? null, entriesKey: this.entriesKey ?? null, headerBytes: this.headerBytes, entries: this.entries });
+  }
 }

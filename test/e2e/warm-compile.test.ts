@@ -129,3 +129,101 @@ describe('kiln compile connects on first use', () => {
     expect(existsSync(join(dir, 'target/shop.duckdb'))).toBe(true);
   });
 });
+
+const PARTIAL = 'changed model file(s) parsed again over the parse snapshot';
+
+describe('partial parse (only model files changed)', () => {
+  const files = {
+    'kiln_project.yml': 'name: shop\n',
+    'models/a.sql': 'select 1 as id',
+    'models/b.sql': "select * from {{ ref('a') }}",
+    'models/c.sql': 'select 3 as id',
+    'models/d.sql': "select * from {{ ref('b') }}",
+    'models/schema.yml': [
+      'version: 2',
+      'models:',
+      "  - name: b",
+      "    config: {tags: [\"{{ env_var('B_TAG', 'plain') }}\"]}",
+      '    columns: [{name: id, data_tests: [unique]}]',
+      'unit_tests:',
+      '  - name: b_passes',
+      '    model: b',
+      "    given: [{input: ref('a'), rows: [{id: 1}]}]",
+      '    expect: {rows: [{id: 1}]}',
+      '',
+    ].join('\n'),
+  };
+  const compiled = (dir: string, m: string) => readFileSync(join(dir, `target/compiled/shop/models/${m}.sql`), 'utf8');
+
+  it('parses again only the edited files, and the graph, compiled SQL and manifest follow', async () => {
+    const dir = makeProject(files);
+    await compile(dir);
+    // b now reads c instead of a: its edges, its unit test's edges and the parent/child maps change.
+    writeFileSync(join(dir, 'models/b.sql'), "select * from {{ ref('c') }}");
+    expect(await compile(dir)).toContain(`1 ${PARTIAL}`);
+    const m = manifest(dir);
+    expect(m.nodes['model.shop.b'].depends_on.nodes).toEqual(['model.shop.c']);
+    expect(m.nodes['model.shop.b'].raw_code).toContain("ref('c')");
+    expect(m.parent_map['model.shop.b']).toEqual(['model.shop.c']);
+    expect(m.child_map['model.shop.a']).toEqual([]);
+    expect(m.unit_tests['unit_test.shop.b.b_passes'].depends_on.nodes).toEqual(['model.shop.b', 'model.shop.c']);
+    expect(compiled(dir, 'b')).toContain('"shop"."main"."c"');
+
+    // An alias on c renames what b reads: b's compiled SQL and manifest entry follow, though b.sql did not change.
+    writeFileSync(join(dir, 'models/c.sql'), "{{ config(alias='c_renamed') }}select 3 as id");
+    expect(await compile(dir)).toContain(`1 ${PARTIAL}`);
+    expect(compiled(dir, 'b')).toContain('"shop"."main"."c_renamed"');
+    expect(manifest(dir).nodes['model.shop.b'].compiled_code).toContain('c_renamed');
+
+    // Nothing changed since: restored whole (the base snapshot and its delta).
+    expect(await compile(dir)).toContain(RESTORED);
+
+    // The same as a whole parse would make.
+    const partial = manifest(dir);
+    await runKiln(['compile', '--no-partial-parse'], dir);
+    const whole = manifest(dir);
+    for (const id of Object.keys(whole.nodes)) {
+      const { created_at: _a, ...w } = whole.nodes[id];
+      const { created_at: _b, ...p } = partial.nodes[id];
+      expect(p).toEqual(w);
+    }
+    expect(partial.parent_map).toEqual(whole.parent_map);
+  });
+
+  it('reports errors in the edited file as a whole parse does, and falls back to one when a model is disabled', async () => {
+    const dir = makeProject(files);
+    await compile(dir);
+    writeFileSync(join(dir, 'models/c.sql'), "select * from {{ ref('nope') }}");
+    const unknown = await runKiln(['compile'], dir);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('models/c.sql:1');
+    expect(unknown.stderr).toContain("refers to 'nope'");
+
+    writeFileSync(join(dir, 'models/a.sql'), "select * from {{ ref('d') }}");
+    writeFileSync(join(dir, 'models/c.sql'), 'select 3 as id');
+    const cycle = await runKiln(['compile'], dir);
+    expect(cycle.code).toBe(2);
+    expect(cycle.stderr).toContain('dependency cycle');
+
+    writeFileSync(join(dir, 'models/a.sql'), 'select 1 as id');
+    writeFileSync(join(dir, 'models/c.sql'), "{{ config(alias='a') }}select 3 as id");
+    const clash = await runKiln(['compile'], dir);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('would both build main.a');
+
+    writeFileSync(join(dir, 'models/c.sql'), 'select 3 as id');
+    await compile(dir);
+    writeFileSync(join(dir, 'models/d.sql'), "{{ config(enabled=false) }}select * from {{ ref('b') }}");
+    const out = await compile(dir);
+    expect(out).not.toContain(PARTIAL);
+    expect(manifest(dir).nodes['model.shop.d']).toBeUndefined();
+  });
+
+  it('writes fresh manifest entries when an env var the parse read changes, even if no SQL does', async () => {
+    const dir = makeProject(files);
+    await compile(dir);
+    expect(manifest(dir).nodes['model.shop.b'].tags).toEqual(['plain']);
+    await compile(dir, { B_TAG: 'from_env' });
+    expect(manifest(dir).nodes['model.shop.b'].tags).toEqual(['from_env']);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The parsed project and its graph, the cheapest correct way: restored from the parse snapshot when nothing
+ * the parse read has changed; restored with the changed model files parsed again when only those changed;
+ * otherwise parsed (through the per-model parse cache), and the snapshot written for next time.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { builtinMacroFiles, parseProject, restoreParsed, type ParseOptions, type ParsedProject } from '../compile/parse.js';
+import { ParseCache } from '../compile/parseCache.js';
+import { loadSnapshot, saveDelta, saveSnapshot, snapshotKeys, type Restored, type SnapshotKeys } from '../compile/parseSnapshot.js';
+import { reparseFiles } from '../compile/partialParse.js';
+import { assertAcyclic, buildGraph, resolveParents, restoreGraph, unitTestParents, type ProjectGraph } from '../graph/dag.js';
+import type { GraphNode } from '../project/nodes.js';
+import type { Reporter } from './reporter.js';
+import { KILN_VERSION } from '../version.js';
+
+/**
+ * Below this many models to render, a worker thread costs more to start (≈0.2 s with its module loading
+ * and macro compilation) than it saves.
+ */
+const PARALLEL_PARSE_MIN_NODES = Number(process.env.KILN_PARSE_WORKER_MIN_NODES ?? 400);
+
+/** More changed model files than this and a whole parse (with the parse cache) is about as quick. */
+const MAX_PARTIAL_FILES = 200;
+
+/**
+ * What the parse was made from, for artifacts that reuse their previous selves: the snapshot's keys with
+ * the values of the env vars the parse read folded in (they are checked, not keyed, by the snapshot).
+ */
+export interface ParseIdentity {
+  key: string;
+  /** All but the contents of model and analysis files (whose hashes are `sqlFiles`). */
+  baseKey: string;
+  sqlFiles: Record<string, string>;
+}
+
+export interface ParsedState {
+  parsed: ParsedProject;
+  graph: ProjectGraph;
+  /** Unset with --no-partial-parse. */
+  identity?: ParseIdentity;
+  /** How it was obtained, for --debug. */
+  how: string;
+}
+
+export interface LoadParsedOptions extends Pick<ParseOptions, 'project' | 'target' | 'adapterPrefixes' | 'shared'> {
+  adapterType: string;
+  /** Use and update target/'s parse snapshot and parse cache (--no-partial-parse turns it off). */
+  partialParse: boolean;
+  reporter: Reporter;
+  /** The env vars read so far by this invocation's load and parse. */
+  envReads: () => Iterable<string>;
+}
+
+export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> {
+  const { project } = opts;
+  const targetDir = join(project.dir, project.file.targetPath);
+  const snapshotPath = join(targetDir, 'kiln_parse_snapshot.bin');
+  const macroChecksums = [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]);
+  const keys = opts.partialParse ? snapshotKeys(project, [KILN_VERSION, opts.adapterType, opts.target, macroChecksums]) : undefined;
+  const found = keys ? loadSnapshot(snapshotPath, keys) : undefined;
+
+  if (found?.kind === 'current') {
+    const parsed = restoreParsed(opts, found.restored.nodes, found.restored.disabled);
+    // The snapshot has every warning of the load and parse it was made from (the same inputs as now).
+    project.diagnostics.warnings.splice(0, Infinity, ...found.restored.warnings);
+    return {
+      parsed, graph: restoreGraph(parsed.nodes, found.restored.order), identity: identityOf(keys!, found.env),
+      how: 'nothing changed; nodes restored from the parse snapshot',
+    };
+  }
+  if (found?.kind === 'partial' && found.changedFiles.length <= MAX_PARTIAL_FILES) {
+    const state = partialParse(opts, found.restored, found.changedFiles);
+    if (state) {
+      const env = [...found.env, ...opts.envReads()];
+      saveDelta(snapshotPath, keys!, env, { ...found.restored, order: state.graph.topologicalOrder() }, [...found.deltaIds, ...state.changedIds]);
+      return {
+        parsed: state.parsed, graph: state.graph, identity: identityOf(keys!, env),
+        how: `${found.changedFiles.length} changed model file(s) parsed again over the parse snapshot`,
+      };
+    }
+  }
+
+  const cache = opts.partialParse
+    ? ParseCache.open(join(targetDir, 'kiln_parse_cache.json'), ParseCache.globalKey([KILN_VERSION, project.file.yaml.data, macroChecksums, opts.adapterType]))
+    : undefined;
+  const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
+  const parsed = await parseProject({
+    ...opts,
+    cache,
+    // The worker exists only in the built package (tests that run sources parse on one thread).
+    parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
+  });
+  const graph = buildGraph(parsed);
+  cache?.save([...parsed.nodes.keys()]);
+  if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);
+  const env = [...opts.envReads(), ...parsed.envRead];
+  if (keys) saveWhole(snapshotPath, keys, env, opts, parsed, graph);
+  return { parsed, graph, identity: keys && identityOf(keys, env), how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread` };
+}
+
+function identityOf(keys: SnapshotKeys, envNames: Iterable<string>): ParseIdentity {
+  const env = JSON.stringify([...new Set(envNames)].sort().map((name) => [name, process.env[name] ?? null]));
+  const withEnv = (k: string) => createHash('sha1').update(`${k}\0${env}`).digest('hex');
+  return { key: withEnv(keys.key), baseKey: withEnv(keys.baseKey), sqlFiles: keys.sqlFiles };
+}
+
+function saveWhole(path: string, keys: SnapshotKeys, envRead: Iterable<string>, opts: LoadParsedOptions, parsed: ParsedProject, graph: ProjectGraph): void {
+  saveSnapshot(path, keys, envRead, {
+    nodes: parsed.nodes, disabled: parsed.disabled, warnings: [...opts.project.diagnostics.warnings], order: graph.topologicalOrder(),
+  });
+}
+
+/**
+ * The restored nodes with `changedFiles` parsed again; their edges resolved, and those of the unit tests
+ * of changed models. Undefined when the change needs a whole parse.
+ */
+function partialParse(opts: LoadParsedOptions, restored: Restored, changedFiles: readonly string[]): { parsed: ParsedProject; graph: ProjectGraph; changedIds: string[] } | undefined {
+  const byPath = new Map([...opts.project.models, ...opts.project.analyses].map((f) => [f.path, f]));
+  const base = restoreParsed(opts, restored.nodes, restored.disabled);
+  const changed = reparseFiles(base, opts.adapterPrefixes, changedFiles.map((p) => byPath.get(p)!));
+  if (!changed) return undefined;
+  const nodes: Map<string, GraphNode> = restored.nodes;
+  for (const n of changed) nodes.set(n.uniqueId, n);
+  const parsed = restoreParsed(opts, nodes, restored.disabled, base.renderer);
+  const changedIds = changed.map((n) => n.uniqueId);
+  for (const n of changed) n.dependsOn = resolveParents(parsed, n);
+  const changedSet = new Set(changedIds);
+  for (const n of nodes.values()) {
+    if (n.resourceType !== 'unit_test' || !changedSet.has(n.dependsOn[0])) continue;
+    n.dependsOn = unitTestParents(parsed, n);
+    changedIds.push(n.uniqueId);
+  }
+  const graph = restoreGraph(nodes);
+  assertAcyclic(graph);
+  opts.project.diagnostics.warnings.splice(0, Infinity, ...restored.warnings);
+  return { parsed, graph, changedIds };
+}
