@@ -13,7 +13,7 @@
  * anyone else touched is written whole again.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlHash } from '../compile/compiledIndex.js';
 import { readBytes, replaceHead, writeJsonAtomic } from '../project/files.js';
@@ -167,8 +167,15 @@ export class ManifestWriter {
   }
 
   private flush(): void {
-    const chunk = Buffer.concat(this.pending, this.pendingBytes);
-    for (let done = 0; done < chunk.length;) done += writeSync(this.fd, chunk, done, chunk.length - done);
+    // Gathered writes: the pieces (mostly slices of the old file) are never copied into one buffer.
+    let pieces = this.pending;
+    while (pieces.length) {
+      let written = writevSync(this.fd, pieces.slice(0, 1024));
+      let i = 0;
+      while (i < pieces.length && written >= pieces[i].length) written -= pieces[i++].length;
+      pieces = pieces.slice(i);
+      if (written > 0) pieces[0] = pieces[0].subarray(written);
+    }
     this.pending = [];
     this.pendingBytes = 0;
   }
