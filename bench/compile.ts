@@ -9,9 +9,9 @@
  * as a user pays them, and one run's heap cannot flatter the next:
  *   parse-cold         kiln parse --no-partial-parse            (target/ deleted first)
  *   compile-cold       kiln compile                             (target/ deleted first: no parse cache)
- *   compile-warm       kiln compile                             (right after compile-cold; no change)
- *   compile-warm-edit  kiln compile                             (target/ state of the cold compile; one model edited)
- *   compile-warm-vars  kiln compile --vars '{bench_threshold: …}' (that state; ~10% of models read that var)
+ *   compile-warm       kiln compile                             (right after a compile; no change)
+ *   compile-warm-edit  kiln compile                             (right after a compile; one model edited)
+ *   compile-warm-vars  kiln compile --vars '{bench_threshold: …}' (right after a compile; ~10% of models read that var)
  * Each is repeated --reps times and the median reported. "Cold" means no Kiln cache; the OS file cache is
  * warm (the project was just written), as it is for a developer re-running a command.
  *
@@ -20,7 +20,7 @@
  * < 1 GiB), CPU-profiles the phases of sizes that miss them, and writes bench/out/compile-<date>.json.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,17 +53,11 @@ interface Phase {
 interface ProjectPaths {
   dir: string;
   target: string;
-  /** Copies of the state files a clean compile left in target/ (caches, snapshot, manifest), restored before each warm run. */
-  warmState: string;
   /** The model file the edit phase changes, and its content. */
   edited: { file: string; content: string };
 }
 
-/** What a compile leaves in target/ besides compiled/ (which warm runs leave as the cold run wrote it). */
-const STATE_FILES = [
-  'kiln_parse_cache.json', 'kiln_yaml_cache.json', 'kiln_parse_snapshot.bin', 'kiln_compiled_index.json',
-  'kiln_manifest_state.json', 'manifest.json',
-];
+
 
 interface Sample {
   wallMs: number;
@@ -158,26 +152,24 @@ function runKiln(args: string[], nodeFlags: string[] = []): Sample {
 
 function phases(): Phase[] {
   const clean = (p: ProjectPaths) => rmSync(p.target, { recursive: true, force: true });
-  const restoreWarm = (p: ProjectPaths) => {
-    if (!existsSync(p.warmState)) throw new Error('internal: warm run before any cold compile left its state');
-    for (const f of STATE_FILES) if (existsSync(join(p.warmState, f))) copyFileSync(join(p.warmState, f), join(p.target, f));
-  };
+  // After a measured run that changed something, an unmeasured compile of the unchanged project brings
+  // target/ back to "compiled, nothing changed since" — as a developer's next edit finds it. (Copying
+  // target/'s files back would change manifest.json's mtime, which Kiln rightly takes for someone else's.)
+  const settle = (p: ProjectPaths) => runKiln(['compile', ...commonArgs(p)]);
   let edits = 0;
   return [
     { name: 'parse-cold', label: 'parse, no cache (--no-partial-parse)', args: ['parse', '--no-partial-parse'], prepare: clean },
     { name: 'compile-cold', label: 'compile, cold (no parse cache)', args: ['compile'], prepare: clean },
-    // Right after compile-cold (and after itself): target/ is exactly what the last compile left. Copying
-    // the state back would change manifest.json's mtime, which Kiln rightly takes for someone else's edit.
     { name: 'compile-warm', label: 'compile, warm (no change)', args: ['compile'], prepare: () => undefined },
     {
       name: 'compile-warm-edit', label: 'compile, warm, one model edited', args: ['compile'],
-      prepare: (p) => {
-        restoreWarm(p);
-        writeFileSync(p.edited.file, `${p.edited.content}\n-- bench edit ${++edits}\n`);
+      prepare: (p) => writeFileSync(p.edited.file, `${p.edited.content}\n-- bench edit ${++edits}\n`),
+      finish: (p) => {
+        writeFileSync(p.edited.file, p.edited.content);
+        settle(p);
       },
-      finish: (p) => writeFileSync(p.edited.file, p.edited.content),
     },
-    { name: 'compile-warm-vars', label: `compile, warm, --vars '${CHANGED_VARS}'`, args: ['compile', '--vars', CHANGED_VARS], prepare: restoreWarm },
+    { name: 'compile-warm-vars', label: `compile, warm, --vars '${CHANGED_VARS}'`, args: ['compile', '--vars', CHANGED_VARS], prepare: () => undefined, finish: settle },
   ];
 }
 
@@ -195,7 +187,6 @@ function measureSize(models: number, reps: number, seed: number, profileMode: st
   const paths: ProjectPaths = {
     dir: project.dir,
     target: join(project.dir, 'target'),
-    warmState: join(project.dir, '.warm-state'),
     edited: { file: firstModel, content: readFileSync(firstModel, 'utf8') },
   };
   log(`N=${models}: generated ${project.files} files in ${(generateMs / 1000).toFixed(1)}s (${relative(REPO, project.dir)})`);
@@ -213,7 +204,6 @@ function measureSize(models: number, reps: number, seed: number, profileMode: st
       }
       runs.push(s);
       log(`  ${phase.name} #${r + 1}: ${(s.wallMs / 1000).toFixed(2)}s, ${s.maxRssMiB.toFixed(0)} MiB`);
-      if (phase.name === 'compile-cold' && r === reps - 1) saveWarmState(paths);
     }
     const command = `kiln ${[...phase.args].map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
     results.push({ phase: phase.name, label: phase.label, command, runs, median: medianSample(runs) });
@@ -231,14 +221,7 @@ function measureSize(models: number, reps: number, seed: number, profileMode: st
   if (profileMode === 'always' || (profileMode === 'missed' && targets.some((t) => !t.ok))) {
     for (const phase of phases()) profiles.push(profilePhase(phase, paths, models));
   }
-  rmSync(paths.warmState, { recursive: true, force: true });
   return { models, project, generateMs, phases: results, targets, profiles };
-}
-
-function saveWarmState(p: ProjectPaths): void {
-  rmSync(p.warmState, { recursive: true, force: true });
-  mkdirSync(p.warmState, { recursive: true });
-  for (const f of STATE_FILES) if (existsSync(join(p.target, f))) copyFileSync(join(p.target, f), join(p.warmState, f));
 }
 
 /** One extra run under `node --cpu-prof`, summarized (profiling slows the run, so it is not timed). */

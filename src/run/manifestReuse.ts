@@ -9,15 +9,17 @@
  * Serializing a 30,000-node manifest (80 MB) was most of a warm compile.
  *
  * target/kiln_manifest_state.json remembers the keys the manifest was written under, where its metadata
- * ends, each entry's byte range and fingerprint, and the file's size and modification time: a manifest
- * anyone else touched is written whole again.
+ * ends, and the file's size and modification time: a manifest anyone else touched is written whole again.
+ * target/kiln_manifest_entries.json (written only with entries, so the metadata-only path stays cheap)
+ * holds each entry's byte range and fingerprint.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlHash } from '../compile/compiledIndex.js';
 import { readBytes, replaceHead, writeJsonAtomic } from '../project/files.js';
 
+/** kiln_manifest_state.json: small, rewritten on every manifest write. */
 interface State {
   version: number;
   /** Every entry as it is: only the metadata may differ. */
@@ -28,14 +30,21 @@ interface State {
   headerBytes: number;
   size: number;
   mtimeMs: number;
-  /** uniqueId → [start, end, fingerprint] of its entry in the file. */
+  /** Names the entries file written with this manifest (it is rewritten only when entries are). */
+  entriesId: string;
+}
+
+/** kiln_manifest_entries.json: uniqueId → [start, end, fingerprint] of each entry in the file. */
+interface Entries {
+  id: string;
   entries: Record<string, [number, number, string]>;
 }
 
-const VERSION = 2;
+const VERSION = 3;
 /** What follows the metadata in every manifest Kiln writes. */
 const ENTRIES_START = Buffer.from(',"nodes":');
 const statePath = (targetDir: string) => join(targetDir, 'kiln_manifest_state.json');
+const entriesPath = (targetDir: string) => join(targetDir, 'kiln_manifest_entries.json');
 
 /** The manifest's opening up to the end of its metadata, as the full write produces it. */
 export function manifestHeader(metadata: unknown): string {
@@ -55,10 +64,9 @@ export function manifestKey(parseKey: string, warehouseOpen: boolean, compiled: 
   return h.digest('hex');
 }
 
-function readState(targetDir: string): State | undefined {
+function readJson<T>(path: string): T | undefined {
   try {
-    const s = JSON.parse(readFileSync(statePath(targetDir), 'utf8')) as State;
-    return s.version === VERSION ? s : undefined;
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
     return undefined;
   }
@@ -66,8 +74,8 @@ function readState(targetDir: string): State | undefined {
 
 /** The state, when manifest.json is still the file it describes. */
 function currentState(targetDir: string): State | undefined {
-  const state = readState(targetDir);
-  if (!state) return undefined;
+  const state = readJson<State>(statePath(targetDir));
+  if (!state || state.version !== VERSION) return undefined;
   const path = join(targetDir, 'manifest.json');
   try {
     const s = statSync(path);
@@ -116,8 +124,8 @@ export class ManifestWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private headerBytes = -1;
-  private readonly entries: State['entries'] = {};
-  private readonly old?: { state: State; bytes: Buffer };
+  private readonly entries: Entries['entries'] = {};
+  private readonly old?: { entries: Entries['entries']; bytes: Buffer };
   /** Entries copied from the previous manifest, and serialized. */
   reused = 0;
   serialized = 0;
@@ -130,7 +138,8 @@ export class ManifestWriter {
     this.path = join(targetDir, 'manifest.json');
     this.tmp = `${this.path}.${process.pid}.tmp`;
     const state = entriesKey ? currentState(targetDir) : undefined;
-    if (state && state.entriesKey === entriesKey) this.old = { state, bytes: readFileSync(this.path) };
+    const previous = state && state.entriesKey === entriesKey ? readJson<Entries>(entriesPath(targetDir)) : undefined;
+    if (previous && previous.id === state!.entriesId) this.old = { entries: previous.entries, bytes: readFileSync(this.path) };
     mkdirSync(targetDir, { recursive: true });
     this.fd = openSync(this.tmp, 'w');
   }
@@ -148,7 +157,7 @@ export class ManifestWriter {
   entry(id: string, fingerprint: string, make: () => unknown, first: boolean): void {
     this.raw(`${first ? '' : ','}${JSON.stringify(id)}:`);
     const start = this.offset;
-    const prev = this.old?.state.entries[id];
+    const prev = this.old?.entries[id];
     if (prev && prev[2] === fingerprint) {
       this.push(this.old!.bytes.subarray(prev[0], prev[1]));
       this.reused++;
@@ -196,7 +205,9 @@ export class ManifestWriter {
     } finally {
       closeSync(this.fd);
     }
+    const entriesId = randomUUID();
+    writeJsonAtomic(entriesPath(this.targetDir), { id: entriesId, entries: this.entries } satisfies Entries);
     renameSync(this.tmp, this.path);
-    recordState(this.targetDir, { key: this.key ?? null, entriesKey: this.entriesKey ?? null, headerBytes: this.headerBytes, entries: this.entries });
+    recordState(this.targetDir, { key: this.key ?? null, entriesKey: this.entriesKey ?? null, headerBytes: this.headerBytes, entriesId });
   }
 }
