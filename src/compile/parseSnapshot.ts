@@ -3,12 +3,14 @@
  * declared and the graph resolved, kept under a key of everything the parse read — the project's files,
  * the project and package files' settings, vars, the target, Kiln's build — plus the values of the
  * environment variables it read. When nothing of that changed, a run restores the nodes instead of parsing
- * (dbt keeps its whole manifest in partial_parse.msgpack for the same reason). Any change falls back to
- * the per-model parse cache, which re-renders only what the change touches.
+ * (dbt keeps its whole manifest in partial_parse.msgpack for the same reason). When only model or analysis
+ * files changed (a second key leaves their contents out), the snapshot is restored and those files alone
+ * parsed again (partialParse.ts); the nodes that changed go to a small delta file beside the snapshot.
+ * Any other change falls back to a whole parse through the per-model parse cache.
  *
- * Layout: a 4-byte length, a small JSON header (version, key, env value hashes), then the nodes in V8's
- * serialization format, which keeps `undefined` fields and shared objects exactly, so a restored node is
- * the node the parse made.
+ * Layout of both files: a 4-byte length, a small JSON header (version, keys, env value hashes), then a body
+ * in V8's serialization format, which keeps `undefined` fields and shared objects exactly, so a restored
+ * node is the node the parse made.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';

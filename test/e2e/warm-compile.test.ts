@@ -227,3 +227,13 @@ describe('partial parse (only model files changed)', () => {
     expect(manifest(dir).nodes['model.shop.b'].tags).toEqual(['from_env']);
   });
 });
+
+describe('compiled files that cannot be written', () => {
+  it('fail the command with the folder named and a hint', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id', 'target/compiled/shop': 'not a folder' });
+    const r = await runKiln(['compile'], dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('could not write compiled SQL under target/compiled');
+    expect(r.stderr).toContain('writable');
+  });
+});
