@@ -100,6 +100,8 @@ export class NodeCompiler {
     private readonly compiledDir: string | undefined,
     /** How the compiled directory is named in messages (relative to the project). */
     private readonly compiledDisplayDir = 'target/compiled',
+    /** Skip files the compiled-file index vouches for (off with --no-partial-parse: every file is written). */
+    private readonly useIndex = true,
   ) {}
 
   private readonly madeDirs = new Set<string>();
@@ -113,14 +115,13 @@ export class NodeCompiler {
    * concurrent writes through the thread pool contended for the same folders and took 2.5–6 s.
    */
   private writeCompiled(file: string, sql: string): string {
-    this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json'));
-    const index = this.index;
     const hash = sqlHash(sql);
-    if (index.holds(file, hash)) return hash;
+    const index = this.useIndex ? (this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json'))) : undefined;
+    if (index?.holds(file, hash)) return hash;
     const dir = dirname(file);
     // A file the index knows is replaced by a rename, which changes its folder's stat: an index restored
     // from elsewhere (a CI cache of target/) then cannot vouch for a file rewritten since.
-    const replacing = index.knows(file);
+    const replacing = index?.knows(file) ?? false;
     const written = replacing ? `${file}.tmp` : file;
     try {
       if (!this.madeDirs.has(dir)) {
@@ -136,7 +137,7 @@ export class NodeCompiler {
         closeSync(fd);
       }
       if (replacing) renameSync(written, file);
-      index.written(file, hash, stat);
+      index?.written(file, hash, stat);
     } catch (e) {
       this.writeError ??= e;
     }

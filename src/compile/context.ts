@@ -107,6 +107,8 @@ export interface RenderRecord {
   envRead: Set<string>;
   /** The template (or a macro it called) read `target`, so a different target may change its SQL. */
   targetRead: boolean;
+  /** The `flags` it read (`flags.STORE_FAILURES` …): another command's flags may change its SQL. */
+  flagsRead: Set<string>;
   /** `{% call statement('name') %}` results by name (execute phase). */
   statements: Map<string, { response: QueryResult; table: AgateTable }>;
   sqlHeader?: string;
@@ -115,7 +117,7 @@ export interface RenderRecord {
 export function newRecord(): RenderRecord {
   return {
     refs: [], sources: [], configCalls: {}, placeholders: [], needsExecuteRender: false,
-    varsRead: new Set(), envRead: new Set(), targetRead: false, statements: new Map(),
+    varsRead: new Set(), envRead: new Set(), targetRead: false, flagsRead: new Set(), statements: new Map(),
   };
 }
 
@@ -401,9 +403,6 @@ export function buildContext(
     var: varFn,
     env_var: envVar,
     project_name: shared.projectName,
-    invocation_id: shared.invocationId,
-    run_started_at: shared.runStartedAt,
-    flags: shared.flags,
     is_incremental: isIncremental,
     adapter,
     run_query: runQuery,
@@ -489,6 +488,29 @@ export function buildContext(
       return execute;
     },
   });
+  // What differs from one invocation to the next. SQL that prints the id or start time is rendered again at
+  // execute time; each flag read is recorded, so the parse cache and snapshot keep a render only while the
+  // flags it read are the same (`kiln test --store-failures` after `kiln compile`).
+  for (const [name, value] of [['invocation_id', () => shared.invocationId], ['run_started_at', () => shared.runStartedAt]] as const) {
+    Object.defineProperty(ctx, name, {
+      enumerable: true,
+      get: () => {
+        if (!execute) record.needsExecuteRender = true;
+        return value();
+      },
+    });
+  }
+  const flags: Record<string, unknown> = {};
+  for (const key of Object.keys(shared.flags)) {
+    Object.defineProperty(flags, key, {
+      enumerable: true,
+      get: () => {
+        record.flagsRead.add(key);
+        return shared.flags[key];
+      },
+    });
+  }
+  ctx.flags = flags;
   Object.defineProperty(ctx, 'this', { enumerable: true, get: thisRelation });
   Object.defineProperty(ctx, 'graph', {
     enumerable: true,

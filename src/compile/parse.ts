@@ -67,6 +67,8 @@ export interface ParsedProject {
   stats: { rendered: number; onWorker: number };
   /** Env vars the parse's renders read, cached renders included (what the parse snapshot must watch). */
   envRead: ReadonlySet<string>;
+  /** Likewise the `flags` they read. */
+  flagsRead: ReadonlySet<string>;
 }
 
 let builtinMacroCache: MacroFile[] | undefined;
@@ -196,7 +198,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const results = new Map<string, ParseEntry>();
   const misses: Pending[] = [];
   for (const p of pending) {
-    const hit = opts.cache?.lookup(p.node, p.baseConfig, project, target);
+    const hit = opts.cache?.lookup(p.node, p.baseConfig, project, target, opts.shared.flags);
     if (hit) results.set(p.node.uniqueId, hit);
     else misses.push(p);
   }
@@ -238,7 +240,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     }
     for (const [id, entry] of entries) results.set(id, entry);
   }
-  for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, results.get(p.node.uniqueId)!);
+  for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, opts.shared.flags, results.get(p.node.uniqueId)!);
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
   // Contracts are checked as configured (typed columns, well-formed constraints) before anything runs.
   for (const p of pending) if (p.node.resourceType === 'model' && p.node.config.enabled !== false) contractSpec(p.node);
@@ -343,9 +345,13 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   }
 
   const envRead = new Set<string>();
-  for (const entry of results.values()) for (const name of entry.envRead) envRead.add(name);
+  const flagsRead = new Set<string>();
+  for (const entry of results.values()) {
+    for (const name of entry.envRead) envRead.add(name);
+    for (const name of entry.flagsRead ?? []) flagsRead.add(name);
+  }
   for (const id of nodes.keys()) for (const name of opts.cache?.relationEnvRead(id) ?? []) envRead.add(name);
-  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker: onWorker.length }, envRead);
+  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker: onWorker.length }, envRead, flagsRead);
   return parsed;
 }
 
@@ -381,7 +387,7 @@ export function restoreParsed(
   let parsed: ParsedProject | undefined = undefined;
   // A renderer reused from an earlier restore reads `graph` from that one's nodes: the same Map.
   renderer ??= createParseRenderer(rendererSetup(opts), opts.project.vars, () => graphVariable(parsed));
-  parsed = assembleParsed(opts.project, renderer, opts.target, nodes, disabled, nodeIdentity, { rendered: 0, onWorker: 0 }, new Set());
+  parsed = assembleParsed(opts.project, renderer, opts.target, nodes, disabled, nodeIdentity, { rendered: 0, onWorker: 0 }, new Set(), new Set());
   return parsed;
 }
 
@@ -392,7 +398,7 @@ export function restoreParsed(
  */
 function assembleParsed(
   project: Project, renderer: Renderer, target: TargetInfo, nodes: Map<string, GraphNode>, disabled: Map<string, GraphNode>,
-  identity: (n: SqlNode | SeedNode) => NodeIdentity, stats: ParsedProject['stats'], envRead: ReadonlySet<string>,
+  identity: (n: SqlNode | SeedNode) => NodeIdentity, stats: ParsedProject['stats'], envRead: ReadonlySet<string>, flagsRead: ReadonlySet<string>,
 ): ParsedProject {
   const byName = new Map<string, (SqlNode | SeedNode)[]>();
   for (const n of nodes.values()) {
@@ -430,6 +436,7 @@ function assembleParsed(
     identityOf: identity,
     stats,
     envRead,
+    flagsRead,
   };
 }
 

@@ -23,6 +23,8 @@ export interface ParseEntry {
   varsRead: string[];
   envRead: string[];
   targetRead: boolean;
+  /** The flags the render read (their values are part of the entry's key). */
+  flagsRead: string[];
   /** From set_sql_header() (config(sql_header=…) lives in the config). */
   sqlHeader?: string;
 }
@@ -34,6 +36,8 @@ interface ReadValues {
 }
 
 interface StoredEntry extends ParseEntry, ReadValues {
+  /** The values of `flagsRead` when rendered. */
+  flagValues: string;
   checksum: string;
   configHash: string;
   targetHash: string | null;
@@ -48,7 +52,12 @@ interface CacheFile {
 }
 
 const UNSET = '\u0000unset';
-const VERSION = 2;
+const VERSION = 3;
+
+/** The values of the named flags, as one comparable string. */
+export function flagValues(names: readonly string[], flags: Record<string, unknown>): string {
+  return JSON.stringify([...names].sort().map((n) => [n, flags[n] ?? null]));
+}
 
 function hash(v: unknown): string {
   return createHash('sha1').update(JSON.stringify(v) ?? 'undefined').digest('hex');
@@ -109,11 +118,12 @@ export class ParseCache {
       Object.entries(r.envValues).every(([v, h]) => h === this.envValue(v));
   }
 
-  lookup(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo): ParseEntry | undefined {
+  lookup(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo, flags: Record<string, unknown>): ParseEntry | undefined {
     const e = this.entries[node.uniqueId];
     const ok =
       e &&
       e.checksum === node.checksum &&
+      e.flagValues === flagValues(e.flagsRead ?? [], flags) &&
       e.configHash === hash(baseConfig) &&
       this.unchanged(project, node.packageName, e) &&
       (!e.targetRead || e.targetHash === hash(target));
@@ -122,9 +132,10 @@ export class ParseCache {
     return ok ? e : undefined;
   }
 
-  store(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo, entry: ParseEntry): void {
+  store(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo, flags: Record<string, unknown>, entry: ParseEntry): void {
     this.entries[node.uniqueId] = {
       ...entry,
+      flagValues: flagValues(entry.flagsRead, flags),
       ...this.readValues(project, node.packageName, entry.varsRead, entry.envRead),
       checksum: node.checksum,
       configHash: hash(baseConfig),

@@ -43,6 +43,7 @@ export function renderParseEntry(renderer: Renderer, identity: NodeIdentity): Pa
     varsRead: [...out.record.varsRead],
     envRead: [...out.record.envRead],
     targetRead: out.record.targetRead,
+    flagsRead: [...out.record.flagsRead],
     sqlHeader: out.record.sqlHeader,
   };
 }

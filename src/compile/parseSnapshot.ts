@@ -20,8 +20,9 @@ import type { Warning } from '../errors.js';
 import { findFiles, writeFileAtomic } from '../project/files.js';
 import { checksum, type Project } from '../project/loadProject.js';
 import type { GraphNode } from '../project/nodes.js';
+import { flagValues } from './parseCache.js';
 
-const VERSION = 2;
+const VERSION = 3;
 
 interface Header {
   version: number;
@@ -31,6 +32,9 @@ interface Header {
   sqlFiles: Record<string, string>;
   /** Each env var the parse read, with a hash of its value then (null: unset). Values may be secrets. */
   env: [string, string | null][];
+  /** The `flags` the parse read, and their values then (flagValues). */
+  flagNames: string[];
+  flags: string;
 }
 
 /**
@@ -76,7 +80,7 @@ function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'cold' | 'coldFie
   for (const node of nodes) {
     const h: Record<string, unknown> = {};
     const c: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node)) {
+    for (const [k, v] of fieldsOf(node)) {
       if (!HOT_FIELDS.has(k)) {
         c[k] = v;
         coldFields.add(k);
@@ -218,6 +222,8 @@ interface DeltaHeader {
   base: string;
   key: string;
   env: [string, string | null][];
+  flagNames: string[];
+  flags: string;
   sqlFiles: Record<string, string>;
 }
 
@@ -230,10 +236,10 @@ interface DeltaBody {
 const MAX_DELTA_NODES = 2000;
 
 export type SnapshotFound =
-  | { kind: 'current'; restored: Restored; env: string[] }
+  | { kind: 'current'; restored: Restored; env: string[]; flagNames: string[] }
   /** Up to date but for `changedFiles` (model and analysis paths), which must be parsed again. */
-  | { kind: 'partial'; restored: Restored; changedFiles: string[]; deltaIds: string[]; env: string[] };
-// `env`: the env vars the snapshot's parse read (their values are as they were).
+  | { kind: 'partial'; restored: Restored; changedFiles: string[]; deltaIds: string[]; env: string[]; flagNames: string[] };
+// `env`, `flagNames`: the env vars and flags the snapshot's parse read (their values are as they were).
 
 const deltaPathOf = (path: string) => path.replace(/\.bin$/, '.delta.bin');
 
@@ -242,7 +248,8 @@ const deltaPathOf = (path: string) => path.replace(/\.bin$/, '.delta.bin');
  * when only model files differ, undefined otherwise. Either way the env vars it read must hold the values
  * they had.
  */
-export function loadSnapshot(path: string, keys: SnapshotKeys): SnapshotFound | undefined {
+export function loadSnapshot(path: string, keys: SnapshotKeys, flags: Record<string, unknown>): SnapshotFound | undefined {
+  const flagsOk = (h: { flagNames: string[]; flags: string }) => flagValues(h.flagNames, flags) === h.flags;
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -252,8 +259,8 @@ export function loadSnapshot(path: string, keys: SnapshotKeys): SnapshotFound | 
   try {
     // Headers first: a stale snapshot is tens of MB not worth reading.
     const base = readHeader<Header>(fd);
-    if (!base || base.header.version !== VERSION || base.header.baseKey !== keys.baseKey || !envOk(base.header.env)) return undefined;
-    const delta = readDelta(deltaPathOf(path), base.header.key);
+    if (!base || base.header.version !== VERSION || base.header.baseKey !== keys.baseKey || !envOk(base.header.env) || !flagsOk(base.header)) return undefined;
+    const delta = readDelta(deltaPathOf(path), base.header.key, flagsOk);
     const sqlFiles = delta?.header.sqlFiles ?? base.header.sqlFiles;
     const current = (delta?.header.key ?? base.header.key) === keys.key;
     const data = readBody<Body>(fd, path, base.bodyStart);
@@ -262,9 +269,10 @@ export function loadSnapshot(path: string, keys: SnapshotKeys): SnapshotFound | 
     for (const n of delta?.body.nodes ?? []) nodes.set(n.uniqueId, n);
     const restored: Restored = { nodes, disabled: new Map(data.disabled), warnings: data.warnings, order: delta?.body.order ?? data.order };
     const env = [...base.header.env, ...(delta?.header.env ?? [])].map(([name]) => name);
-    if (current) return { kind: 'current', restored, env };
+    const flagNames = [...base.header.flagNames, ...(delta?.header.flagNames ?? [])];
+    if (current) return { kind: 'current', restored, env, flagNames };
     const changedFiles = Object.keys(keys.sqlFiles).filter((p) => sqlFiles[p] !== keys.sqlFiles[p]);
-    return { kind: 'partial', restored, changedFiles, deltaIds: (delta?.body.nodes ?? []).map((n) => n.uniqueId), env };
+    return { kind: 'partial', restored, changedFiles, deltaIds: (delta?.body.nodes ?? []).map((n) => n.uniqueId), env, flagNames };
   } catch {
     return undefined; // unreadable or from another Node version: parse instead
   } finally {
@@ -272,7 +280,7 @@ export function loadSnapshot(path: string, keys: SnapshotKeys): SnapshotFound | 
   }
 }
 
-function readDelta(path: string, baseKey: string): { header: DeltaHeader; body: DeltaBody } | undefined {
+function readDelta(path: string, baseKey: string, flagsOk: (h: DeltaHeader) => boolean): { header: DeltaHeader; body: DeltaBody } | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -281,7 +289,7 @@ function readDelta(path: string, baseKey: string): { header: DeltaHeader; body: 
   }
   try {
     const h = readHeader<DeltaHeader>(fd);
-    if (!h || h.header.version !== VERSION || h.header.base !== baseKey || !envOk(h.header.env)) return undefined;
+    if (!h || h.header.version !== VERSION || h.header.base !== baseKey || !envOk(h.header.env) || !flagsOk(h.header)) return undefined;
     const body = readBody<DeltaBody>(fd, path, h.bodyStart);
     return body ? { header: h.header, body } : undefined;
   } finally {
@@ -290,9 +298,21 @@ function readDelta(path: string, baseKey: string): { header: DeltaHeader; body: 
 }
 
 /** Write a whole snapshot (and drop any delta, which belonged to the previous one). */
-export function saveSnapshot(path: string, keys: SnapshotKeys, envRead: Iterable<string>, restored: Restored): void {
+/** What a parse read besides files: env var names, and flag names with the flags' current values. */
+export interface ParseReads {
+  env: Iterable<string>;
+  flagNames: Iterable<string>;
+  flags: Record<string, unknown>;
+}
+
+const flagsOf = (reads: ParseReads) => {
+  const flagNames = [...new Set(reads.flagNames)].sort();
+  return { flagNames, flags: flagValues(flagNames, reads.flags) };
+};
+
+export function saveSnapshot(path: string, keys: SnapshotKeys, reads: ParseReads, restored: Restored): void {
   rmSync(deltaPathOf(path), { force: true });
-  const header: Header = { version: VERSION, key: keys.key, baseKey: keys.baseKey, sqlFiles: keys.sqlFiles, env: envOf(envRead) };
+  const header: Header = { version: VERSION, key: keys.key, baseKey: keys.baseKey, sqlFiles: keys.sqlFiles, env: envOf(reads.env), ...flagsOf(reads) };
   writeWithHeader(path, header, { ...split(restored.nodes.values()), disabled: [...restored.disabled], warnings: restored.warnings, order: restored.order });
 }
 
@@ -300,7 +320,7 @@ export function saveSnapshot(path: string, keys: SnapshotKeys, envRead: Iterable
  * After a partial parse: record the nodes that differ from the base snapshot (`changedIds`, those of the
  * previous delta included) as a delta, or write a whole snapshot when the delta has grown large.
  */
-export function saveDelta(path: string, keys: SnapshotKeys, envRead: Iterable<string>, restored: Restored, changedIds: Iterable<string>): void {
+export function saveDelta(path: string, keys: SnapshotKeys, reads: ParseReads, restored: Restored, changedIds: Iterable<string>): void {
   const ids = [...new Set(changedIds)];
   let base: Header | undefined;
   try {
@@ -314,19 +334,27 @@ export function saveDelta(path: string, keys: SnapshotKeys, envRead: Iterable<st
     base = undefined;
   }
   if (!base || ids.length > MAX_DELTA_NODES) {
-    saveSnapshot(path, keys, envRead, restored);
+    saveSnapshot(path, keys, reads, restored);
     return;
   }
-  const header: DeltaHeader = { version: VERSION, base: base.key, key: keys.key, env: envOf(envRead), sqlFiles: keys.sqlFiles };
+  const header: DeltaHeader = { version: VERSION, base: base.key, key: keys.key, env: envOf(reads.env), ...flagsOf(reads), sqlFiles: keys.sqlFiles };
   const body: DeltaBody = { nodes: ids.map((id) => restored.nodes.get(id)!).filter(Boolean).map(plainNode), order: restored.order };
   writeWithHeader(deltaPathOf(path), header, body);
 }
 
 /** A node as a plain object with every field its own (a restored node keeps its cold fields on a prototype). */
 function plainNode(node: GraphNode): GraphNode {
-  const out: Record<string, unknown> = {};
+  return Object.fromEntries(fieldsOf(node)) as unknown as GraphNode;
+}
+
+/** Every field of a node: its own, and for a restored node the cold ones behind its prototype's getters. */
+function fieldsOf(node: GraphNode): [string, unknown][] {
+  const own = Object.entries(node);
   const proto = Object.getPrototypeOf(node) as object | null;
-  const inherited = proto && proto !== Object.prototype ? Object.getOwnPropertyNames(proto) : [];
-  for (const k of [...Object.keys(node), ...inherited]) out[k] = (node as unknown as Record<string, unknown>)[k];
-  return out as unknown as GraphNode;
+  if (!proto || proto === Object.prototype) return own;
+  const seen = new Set(own.map(([k]) => k));
+  // The prototype has a getter for every cold field of any node; a field this node lacks reads undefined.
+  const cold = Object.getOwnPropertyNames(proto).filter((k) => !seen.has(k));
+  const values = cold.map((k): [string, unknown] => [k, (node as unknown as Record<string, unknown>)[k]]);
+  return [...own, ...values.filter(([, v]) => v !== undefined)];
 }

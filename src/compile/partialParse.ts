@@ -15,14 +15,16 @@ import { renderParseEntry } from './parseRender.js';
 
 /**
  * Make the nodes of `files` again over `parsed` (restored from the snapshot); returns them, not yet in
- * `parsed.nodes`, with dependsOn still to resolve — or undefined when only a whole parse can tell.
+ * `parsed.nodes`, with dependsOn still to resolve, and the flags their renders read — or undefined when only
+ * a whole parse can tell.
  */
-export function reparseFiles(parsed: ParsedProject, adapterPrefixes: readonly string[], files: readonly SqlFile[]): SqlNode[] | undefined {
+export function reparseFiles(parsed: ParsedProject, adapterPrefixes: readonly string[], files: readonly SqlFile[]): { nodes: SqlNode[]; flagsRead: string[] } | undefined {
   const { project, target, renderer } = parsed;
   const configs = new ProjectConfigs(project, target, targetContext(target));
   const nativeNaming = namingIsBuiltin(renderer, adapterPrefixes);
   const models = new Set(project.models);
   const out: SqlNode[] = [];
+  const flagsRead: string[] = [];
   for (const file of files) {
     const resourceType = models.has(file) ? 'model' : 'analysis';
     if (configs.versionedFiles.has(`${file.packageName}:${file.name}`)) return undefined;
@@ -30,7 +32,9 @@ export function reparseFiles(parsed: ParsedProject, adapterPrefixes: readonly st
     const node = pending.node;
     const old = parsed.nodes.get(node.uniqueId);
     if (!old || old.resourceType !== resourceType) return undefined;
-    applyParseEntry(pending, renderParseEntry(renderer, { ...nodeIdentity(node), baseConfig: pending.baseConfig }));
+    const entry = renderParseEntry(renderer, { ...nodeIdentity(node), baseConfig: pending.baseConfig });
+    flagsRead.push(...entry.flagsRead);
+    applyParseEntry(pending, entry);
     // Disabling a model detaches its tests and may break refs: the whole parse decides that.
     if (node.config.enabled === false) return undefined;
     if (resourceType === 'model') contractSpec(node);
@@ -38,7 +42,7 @@ export function reparseFiles(parsed: ParsedProject, adapterPrefixes: readonly st
     out.push(node);
   }
   checkRelationClashes(parsed.nodes, out);
-  return out;
+  return { nodes: out, flagsRead };
 }
 
 /** Two nodes must not build the same relation: the changed ones against every other. */

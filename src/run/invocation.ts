@@ -201,7 +201,7 @@ export class Invocation {
       throw e;
     }
     const relations = new RelationCache(adapter);
-    const compiler = new NodeCompiler(this.parsed, adapter, join(this.targetDir, 'compiled'), `${this.project.file.targetPath}/compiled`);
+    const compiler = new NodeCompiler(this.parsed, adapter, join(this.targetDir, 'compiled'), `${this.project.file.targetPath}/compiled`, this.opts.partialParse);
     const shared = this.parsed.renderer.shared;
     this.parsed.renderer.setShared({ ...shared, adapter, relations, renderer: adapter, invocationId: this.invocationId, runStartedAt: this.startedAt });
     this.warehouse = { adapter, relations, compiler, materializer: new Materializer(adapter, relations) };

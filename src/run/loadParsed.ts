@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinMacroFiles, parseProject, restoreParsed, type ParseOptions, type ParsedProject } from '../compile/parse.js';
 import { ParseCache } from '../compile/parseCache.js';
-import { loadSnapshot, saveDelta, saveSnapshot, snapshotKeys, type Restored, type SnapshotKeys } from '../compile/parseSnapshot.js';
+import { loadSnapshot, saveDelta, saveSnapshot, snapshotKeys, type ParseReads, type Restored, type SnapshotKeys } from '../compile/parseSnapshot.js';
+import { flagValues } from '../compile/parseCache.js';
 import { reparseFiles } from '../compile/partialParse.js';
-import { assertAcyclic, buildGraph, resolveParents, restoreGraph, unitTestParents, type ProjectGraph } from '../graph/dag.js';
+import { assertAcyclic, buildGraph, resolveParents, restoreGraph, type ProjectGraph } from '../graph/dag.js';
 import type { GraphNode } from '../project/nodes.js';
 import type { Reporter } from './reporter.js';
 import { KILN_VERSION } from '../version.js';
@@ -60,24 +61,27 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
   const snapshotPath = join(targetDir, 'kiln_parse_snapshot.bin');
   const macroChecksums = [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]);
   const keys = opts.partialParse ? snapshotKeys(project, [KILN_VERSION, opts.adapterType, opts.target, macroChecksums]) : undefined;
-  const found = keys ? loadSnapshot(snapshotPath, keys) : undefined;
+  const flags = opts.shared.flags;
+  // Warnings of the load so far come again with every load; those after (schema YAML, the parse) are kept
+  // in the snapshot.
+  const loadWarnings = project.diagnostics.warnings.length;
+  const found = keys ? loadSnapshot(snapshotPath, keys, flags) : undefined;
 
   if (found?.kind === 'current') {
     const parsed = restoreParsed(opts, found.restored.nodes, found.restored.disabled);
-    // The snapshot has every warning of the load and parse it was made from (the same inputs as now).
-    project.diagnostics.warnings.splice(0, Infinity, ...found.restored.warnings);
+    project.diagnostics.warnings.splice(loadWarnings, Infinity, ...found.restored.warnings);
     return {
-      parsed, graph: restoreGraph(parsed.nodes, found.restored.order), identity: identityOf(keys!, found.env),
+      parsed, graph: restoreGraph(parsed.nodes, found.restored.order), identity: identityOf(keys!, { env: found.env, flagNames: found.flagNames, flags }),
       how: 'nothing changed; nodes restored from the parse snapshot',
     };
   }
   if (found?.kind === 'partial' && found.changedFiles.length <= MAX_PARTIAL_FILES) {
-    const state = partialParse(opts, found.restored, found.changedFiles);
+    const state = partialParse(opts, found.restored, found.changedFiles, loadWarnings);
     if (state) {
-      const env = [...found.env, ...opts.envReads()];
-      saveDelta(snapshotPath, keys!, env, { ...found.restored, order: state.graph.topologicalOrder() }, [...found.deltaIds, ...state.changedIds]);
+      const reads: ParseReads = { env: [...found.env, ...opts.envReads()], flagNames: [...found.flagNames, ...state.flagsRead], flags };
+      saveDelta(snapshotPath, keys!, reads, { ...found.restored, order: state.graph.topologicalOrder() }, [...found.deltaIds, ...state.changedIds]);
       return {
-        parsed: state.parsed, graph: state.graph, identity: identityOf(keys!, env),
+        parsed: state.parsed, graph: state.graph, identity: identityOf(keys!, reads),
         how: `${found.changedFiles.length} changed model file(s) parsed again over the parse snapshot`,
       };
     }
@@ -96,45 +100,43 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
   const graph = buildGraph(parsed);
   cache?.save([...parsed.nodes.keys()]);
   if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);
-  const env = [...opts.envReads(), ...parsed.envRead];
-  if (keys) saveWhole(snapshotPath, keys, env, opts, parsed, graph);
-  return { parsed, graph, identity: keys && identityOf(keys, env), how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread` };
+  const reads: ParseReads = { env: [...opts.envReads(), ...parsed.envRead], flagNames: parsed.flagsRead, flags };
+  if (keys) {
+    saveSnapshot(snapshotPath, keys, reads, {
+      nodes: parsed.nodes, disabled: parsed.disabled, warnings: project.diagnostics.warnings.slice(loadWarnings), order: graph.topologicalOrder(),
+    });
+  }
+  return { parsed, graph, identity: keys && identityOf(keys, reads), how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread` };
 }
 
-function identityOf(keys: SnapshotKeys, envNames: Iterable<string>): ParseIdentity {
-  const env = JSON.stringify([...new Set(envNames)].sort().map((name) => [name, process.env[name] ?? null]));
-  const withEnv = (k: string) => createHash('sha1').update(`${k}\0${env}`).digest('hex');
-  return { key: withEnv(keys.key), baseKey: withEnv(keys.baseKey), sqlFiles: keys.sqlFiles };
-}
-
-function saveWhole(path: string, keys: SnapshotKeys, envRead: Iterable<string>, opts: LoadParsedOptions, parsed: ParsedProject, graph: ProjectGraph): void {
-  saveSnapshot(path, keys, envRead, {
-    nodes: parsed.nodes, disabled: parsed.disabled, warnings: [...opts.project.diagnostics.warnings], order: graph.topologicalOrder(),
-  });
+function identityOf(keys: SnapshotKeys, reads: ParseReads): ParseIdentity {
+  const env = [...new Set(reads.env)].sort().map((name) => [name, process.env[name] ?? null]);
+  const values = JSON.stringify([env, flagValues([...new Set(reads.flagNames)], reads.flags)]);
+  const withReads = (k: string) => createHash('sha1').update(`${k}\0${values}`).digest('hex');
+  return { key: withReads(keys.key), baseKey: withReads(keys.baseKey), sqlFiles: keys.sqlFiles };
 }
 
 /**
- * The restored nodes with `changedFiles` parsed again; their edges resolved, and those of the unit tests
- * of changed models. Undefined when the change needs a whole parse.
+ * The restored nodes with `changedFiles` parsed again, and their edges resolved. Undefined when the change
+ * needs a whole parse: one the partial parse cannot make (see reparseFiles), or a change to a model that
+ * has unit tests (their inputs are checked against what the model reads).
  */
-function partialParse(opts: LoadParsedOptions, restored: Restored, changedFiles: readonly string[]): { parsed: ParsedProject; graph: ProjectGraph; changedIds: string[] } | undefined {
+function partialParse(
+  opts: LoadParsedOptions, restored: Restored, changedFiles: readonly string[], loadWarnings: number,
+): { parsed: ParsedProject; graph: ProjectGraph; changedIds: string[]; flagsRead: string[] } | undefined {
   const byPath = new Map([...opts.project.models, ...opts.project.analyses].map((f) => [f.path, f]));
   const base = restoreParsed(opts, restored.nodes, restored.disabled);
   const changed = reparseFiles(base, opts.adapterPrefixes, changedFiles.map((p) => byPath.get(p)!));
   if (!changed) return undefined;
-  const nodes: Map<string, GraphNode> = restored.nodes;
-  for (const n of changed) nodes.set(n.uniqueId, n);
-  const parsed = restoreParsed(opts, nodes, restored.disabled, base.renderer);
-  const changedIds = changed.map((n) => n.uniqueId);
-  for (const n of changed) n.dependsOn = resolveParents(parsed, n);
+  const changedIds = changed.nodes.map((n) => n.uniqueId);
   const changedSet = new Set(changedIds);
-  for (const n of nodes.values()) {
-    if (n.resourceType !== 'unit_test' || !changedSet.has(n.dependsOn[0])) continue;
-    n.dependsOn = unitTestParents(parsed, n);
-    changedIds.push(n.uniqueId);
-  }
+  for (const n of restored.nodes.values()) if (n.resourceType === 'unit_test' && changedSet.has(n.dependsOn[0])) return undefined;
+  const nodes: Map<string, GraphNode> = restored.nodes;
+  for (const n of changed.nodes) nodes.set(n.uniqueId, n);
+  const parsed = restoreParsed(opts, nodes, restored.disabled, base.renderer);
+  for (const n of changed.nodes) n.dependsOn = resolveParents(parsed, n);
   const graph = restoreGraph(nodes);
   assertAcyclic(graph);
-  opts.project.diagnostics.warnings.splice(0, Infinity, ...restored.warnings);
-  return { parsed, graph, changedIds };
+  opts.project.diagnostics.warnings.splice(loadWarnings, Infinity, ...restored.warnings);
+  return { parsed, graph, changedIds, flagsRead: changed.flagsRead };
 }

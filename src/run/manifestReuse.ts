@@ -99,6 +99,9 @@ export function reuseManifest(targetDir: string, key: string, metadata: unknown)
   const state = currentState(targetDir);
   if (!state || state.key !== key) return false;
   const header = Buffer.from(manifestHeader(metadata));
+  // Fixed-width fields keep the metadata's length; were it to change, every recorded entry range would
+  // shift, so the manifest is written through ManifestWriter instead.
+  if (header.length !== state.headerBytes) return false;
   replaceHead(join(targetDir, 'manifest.json'), state.headerBytes, header);
   recordState(targetDir, { ...state, headerBytes: header.length });
   return true;

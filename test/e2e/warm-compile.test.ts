@@ -146,9 +146,9 @@ describe('partial parse (only model files changed)', () => {
       "    config: {tags: [\"{{ env_var('B_TAG', 'plain') }}\"]}",
       '    columns: [{name: id, data_tests: [unique]}]',
       'unit_tests:',
-      '  - name: b_passes',
-      '    model: b',
-      "    given: [{input: ref('a'), rows: [{id: 1}]}]",
+      '  - name: d_passes',
+      '    model: d',
+      "    given: [{input: ref('b'), rows: [{id: 1}]}]",
       '    expect: {rows: [{id: 1}]}',
       '',
     ].join('\n'),
@@ -166,7 +166,6 @@ describe('partial parse (only model files changed)', () => {
     expect(m.nodes['model.shop.b'].raw_code).toContain("ref('c')");
     expect(m.parent_map['model.shop.b']).toEqual(['model.shop.c']);
     expect(m.child_map['model.shop.a']).toEqual([]);
-    expect(m.unit_tests['unit_test.shop.b.b_passes'].depends_on.nodes).toEqual(['model.shop.b', 'model.shop.c']);
     expect(compiled(dir, 'b')).toContain('"shop"."main"."c"');
 
     // An alias on c renames what b reads: b's compiled SQL and manifest entry follow, though b.sql did not change.
@@ -213,10 +212,19 @@ describe('partial parse (only model files changed)', () => {
 
     writeFileSync(join(dir, 'models/c.sql'), 'select 3 as id');
     await compile(dir);
-    writeFileSync(join(dir, 'models/d.sql'), "{{ config(enabled=false) }}select * from {{ ref('b') }}");
+    // d has a unit test, whose inputs must be what d reads: a whole parse checks that.
+    writeFileSync(join(dir, 'models/d.sql'), "select * from {{ ref('c') }}");
+    const unitInput = await runKiln(['compile', '--debug'], dir);
+    expect(unitInput.stdout).not.toContain(PARTIAL);
+    expect(unitInput.code).toBe(2);
+    expect(unitInput.stderr).toContain("gives ref('b'), which model 'd' does not read");
+
+    writeFileSync(join(dir, 'models/d.sql'), "select * from {{ ref('b') }}");
+    await compile(dir);
+    writeFileSync(join(dir, 'models/c.sql'), "{{ config(enabled=false) }}select 3 as id");
     const out = await compile(dir);
     expect(out).not.toContain(PARTIAL);
-    expect(manifest(dir).nodes['model.shop.d']).toBeUndefined();
+    expect(manifest(dir).nodes['model.shop.c']).toBeUndefined();
   });
 
   it('writes fresh manifest entries when an env var the parse read changes, even if no SQL does', async () => {
@@ -235,5 +243,45 @@ describe('compiled files that cannot be written', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('could not write compiled SQL under target/compiled');
     expect(r.stderr).toContain('writable');
+  });
+});
+
+describe('what a cached parse must not freeze', () => {
+  it('flags, as the command that runs sees them', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': "select '{{ flags.WHICH }}' as which, {{ flags.FULL_REFRESH }} as full_refresh",
+      'models/schema.yml': 'version: 2\nmodels:\n  - name: a\n    columns: [{name: which, data_tests: [not_null]}]\n',
+    });
+    await compile(dir);
+    expect(compiledA(dir)).toContain("'compile' as which, False as full_refresh");
+    expect((await runKiln(['run', '--full-refresh'], dir)).code).toBe(0);
+    expect(readFileSync(join(dir, 'target/run/shop/models/a.sql'), 'utf8')).toContain("'run' as which, True as full_refresh");
+    // not_null selects whole rows when failures are stored; the compiled test follows --store-failures.
+    const test = (await runKiln(['test', '--store-failures', '--debug'], dir));
+    expect(test.code).toBe(0);
+    expect(test.stdout).not.toContain(RESTORED);
+    const compiledTest = readFileSync(join(dir, 'target/compiled/shop/models/schema.yml/not_null_a_which.sql'), 'utf8');
+    expect(compiledTest).toMatch(/select \*\s+from/);
+  });
+
+  it('load-time warnings (a Python model file) come from the load, not the snapshot', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
+    await compile(dir);
+    writeFileSync(join(dir, 'models/p.py'), 'def model(dbt, session): pass\n');
+    const r = await runKiln(['compile', '--debug'], dir);
+    expect(r.stdout).toContain(RESTORED);
+    expect(r.stdout + r.stderr).toContain('Python models are not supported');
+    unlinkSync(join(dir, 'models/p.py'));
+    const again = await runKiln(['compile'], dir);
+    expect(again.stdout + again.stderr).not.toContain('Python models');
+  });
+
+  it('--no-partial-parse writes every compiled file, even one edited in place', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
+    await compile(dir);
+    writeFileSync(join(dir, 'target/compiled/shop/models/a.sql'), 'garbage');
+    expect((await runKiln(['compile', '--no-partial-parse'], dir)).code).toBe(0);
+    expect(compiledA(dir)).toContain('select 1 as id');
   });
 });
