@@ -3,7 +3,7 @@
  * a second render only for nodes whose SQL depends on execute-time state. Compiled SQL is written to
  * target/compiled/<project>/<path>.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
@@ -104,48 +104,50 @@ export class NodeCompiler {
     private readonly useIndex = true,
   ) {}
 
-  private readonly madeDirs = new Set<string>();
+  private readonly madeDirs = new Map<string, Promise<unknown>>();
+  private pendingWrites: Promise<void>[] = [];
   private writeError: unknown;
   private index?: CompiledIndex;
 
   /**
    * Write a compiled file unless it already holds this SQL; returns the SQL's hash. An unchanged file is
    * the common case (re-runs): the index of what was written last time answers it without reading the
-   * file. Files are written synchronously, one after another: 30,000 of them take ~0.3 s so, while
-   * concurrent writes through the thread pool contended for the same folders and took 2.5–6 s.
+   * file. New files are written through the thread pool, several at once, overlapping with compiling the
+   * next nodes (flush() waits for them): creating a file blocks for 0.1–0.2 ms on this kind of disk, and
+   * 30,000 of them took 6.6 s one after another against 3.3 s concurrently. Each directory is made once.
    */
   private writeCompiled(file: string, sql: string): string {
     const hash = sqlHash(sql);
     const index = this.useIndex ? (this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json'))) : undefined;
     if (index?.holds(file, hash)) return hash;
     const dir = dirname(file);
+    let made = this.madeDirs.get(dir);
+    if (!made) this.madeDirs.set(dir, (made = mkdir(dir, { recursive: true })));
+    const dirMade = made;
     // A file the index knows is replaced by a rename, which changes its folder's stat: an index restored
     // from elsewhere (a CI cache of target/) then cannot vouch for a file rewritten since.
     const replacing = index?.knows(file) ?? false;
-    const written = replacing ? `${file}.tmp` : file;
-    try {
-      if (!this.madeDirs.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        this.madeDirs.add(dir);
+    this.pendingWrites.push(this.writeSlots.run(async () => {
+      await dirMade;
+      if (replacing) {
+        await writeFile(`${file}.tmp`, sql);
+        await rename(`${file}.tmp`, file);
+      } else {
+        await writeFile(file, sql);
       }
-      const fd = openSync(written, 'w');
-      let stat: { size: number; mtimeMs: number };
-      try {
-        writeSync(fd, sql);
-        stat = fstatSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      if (replacing) renameSync(written, file);
-      index?.written(file, hash, stat);
-    } catch (e) {
+      index?.written(file, hash, await stat(file));
+    }).catch((e: unknown) => {
       this.writeError ??= e;
-    }
+    }));
     return hash;
   }
 
-  /** Save the index of compiled files; throws the first write error. */
+  /** At most this many files open at once (a project's tens of thousands would exhaust descriptors). */
+  private readonly writeSlots = new Slots(32);
+
+  /** Wait until every compiled file is written and save the index; throws the first write error. */
   async flush(): Promise<void> {
+    while (this.pendingWrites.length) await Promise.all(this.pendingWrites.splice(0));
     this.index?.save();
     if (this.writeError) {
       const e = this.writeError;
@@ -319,6 +321,24 @@ export class NodeCompiler {
     const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined, sqlHash: hash };
     this.finished.set(node.uniqueId, result);
     return result;
+  }
+}
+
+/** A counting semaphore: run async jobs with at most `size` in flight, in the order they were queued. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await job();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 }
 
