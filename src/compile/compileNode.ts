@@ -118,15 +118,17 @@ export class NodeCompiler {
    */
   private writeCompiled(file: string, sql: string): string {
     const hash = sqlHash(sql);
-    const index = this.useIndex ? (this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json'))) : undefined;
-    if (index?.holds(file, hash)) return hash;
+    // Without the index's vouching (--no-partial-parse) every file is written, and still recorded: the
+    // next run's index must know what is in the file now.
+    const index = (this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json')));
+    if (this.useIndex && index.holds(file, hash)) return hash;
     const dir = dirname(file);
     let made = this.madeDirs.get(dir);
     if (!made) this.madeDirs.set(dir, (made = mkdir(dir, { recursive: true })));
     const dirMade = made;
     // A file the index knows is replaced by a rename, which changes its folder's stat: an index restored
     // from elsewhere (a CI cache of target/) then cannot vouch for a file rewritten since.
-    const replacing = index?.knows(file) ?? false;
+    const replacing = index.knows(file);
     this.pendingWrites.push(this.writeSlots.run(async () => {
       await dirMade;
       if (replacing) {
@@ -135,7 +137,7 @@ export class NodeCompiler {
       } else {
         await writeFile(file, sql);
       }
-      index?.written(file, hash, await stat(file));
+      index.written(file, hash, await stat(file));
     }).catch((e: unknown) => {
       this.writeError ??= e;
     }));

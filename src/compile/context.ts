@@ -95,6 +95,14 @@ export interface ExecuteResolvers {
   this?(): Relation;
 }
 
+/**
+ * The flags, and the invocation's id and start time, by the names a render records reading them under
+ * (RenderRecord.flagsRead): what caches compare before reusing a render.
+ */
+export function invocationValues(shared: Pick<SharedServices, 'flags' | 'invocationId' | 'runStartedAt'>): Record<string, unknown> {
+  return { ...shared.flags, invocation_id: shared.invocationId, run_started_at: shared.runStartedAt.toISOString() };
+}
+
 /** What a render records about the node. */
 export interface RenderRecord {
   refs: RefCall[];
@@ -107,7 +115,10 @@ export interface RenderRecord {
   envRead: Set<string>;
   /** The template (or a macro it called) read `target`, so a different target may change its SQL. */
   targetRead: boolean;
-  /** The `flags` it read (`flags.STORE_FAILURES` …): another command's flags may change its SQL. */
+  /**
+   * The `flags` it read (`flags.STORE_FAILURES` …), and `invocation_id` / `run_started_at` when read while
+   * parsing: another command's flags, or another invocation, may change what it renders.
+   */
   flagsRead: Set<string>;
   /** `{% call statement('name') %}` results by name (execute phase). */
   statements: Map<string, { response: QueryResult; table: AgateTable }>;
@@ -488,14 +499,19 @@ export function buildContext(
       return execute;
     },
   });
-  // What differs from one invocation to the next. SQL that prints the id or start time is rendered again at
-  // execute time; each flag read is recorded, so the parse cache and snapshot keep a render only while the
-  // flags it read are the same (`kiln test --store-failures` after `kiln compile`).
+  // What differs from one invocation to the next. Each flag read is recorded, and so are reads of the
+  // invocation's id and start time (as if flags, see invocationValues): the parse cache and snapshot keep a
+  // render only while what it read is the same (`kiln test --store-failures` after `kiln compile`; an alias
+  // built from run_started_at). SQL that prints the id or time is rendered again at execute time.
   for (const [name, value] of [['invocation_id', () => shared.invocationId], ['run_started_at', () => shared.runStartedAt]] as const) {
     Object.defineProperty(ctx, name, {
       enumerable: true,
+      configurable: true,
       get: () => {
-        if (!execute) record.needsExecuteRender = true;
+        if (!execute) {
+          record.needsExecuteRender = true;
+          record.flagsRead.add(name);
+        }
         return value();
       },
     });
@@ -549,7 +565,10 @@ function applyMacroOverrides(ctx: Record<string, unknown>, macros: MacroRegistry
   for (const [key, value] of Object.entries(values)) {
     const dot = key.lastIndexOf('.');
     if (dot < 0) {
-      ctx[key] = () => value;
+      // A variable (invocation_id, run_started_at) is replaced by the value; a function by one returning it.
+      const d = Object.getOwnPropertyDescriptor(ctx, key);
+      const variable = d !== undefined && (d.get !== undefined || (d.value !== undefined && typeof d.value !== 'function'));
+      Object.defineProperty(ctx, key, { value: variable ? value : () => value, writable: true, enumerable: true, configurable: true });
       continue;
     }
     const ns = key.slice(0, dot);

@@ -171,10 +171,12 @@ export function namingIsBuiltin(renderer: Renderer, adapterPrefixes: readonly st
 }
 
 /**
- * A node's relation from the project's own naming macros, with the vars and env vars they read (the parse
- * cache keeps the answer under them).
+ * A node's relation from the project's own naming macros, with the vars, env vars and flags they read (the
+ * parse cache keeps the answer under them).
  */
-export function macroRelation(renderer: Renderer, node: SqlNode | SeedNode, identity: NodeIdentity): { relation: ResolvedRelation; varsRead: string[]; envRead: string[] } {
+export function macroRelation(
+  renderer: Renderer, node: SqlNode | SeedNode, identity: NodeIdentity,
+): { relation: ResolvedRelation; varsRead: string[]; envRead: string[]; flagsRead: string[] } {
   const nodeArg = {
     name: node.name, version: node.resourceType === 'model' ? node.version ?? null : null, unique_id: node.uniqueId, resource_type: node.resourceType,
     package_name: node.packageName, fqn: node.fqn, config: node.config, original_file_path: node.originalFilePath, path: node.path, tags: node.tags,
@@ -192,6 +194,7 @@ export function macroRelation(renderer: Renderer, node: SqlNode | SeedNode, iden
     },
     varsRead: [...record.varsRead],
     envRead: [...record.envRead],
+    flagsRead: [...record.flagsRead],
   };
 }
 

@@ -11,7 +11,7 @@ import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
 import type { GraphNode, RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { builtinMacrosDir } from '../paths.js';
 import { closeMatches } from '../suggest.js';
-import type { NodeIdentity, SharedServices } from './context.js';
+import { invocationValues, type NodeIdentity, type SharedServices } from './context.js';
 import { BUILTIN_PACKAGE } from './macros.js';
 import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
@@ -103,6 +103,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const byName = new Map<string, (SqlNode | SeedNode)[]>();
 
   let parsed: ParsedProject;
+  const invocation = invocationValues(opts.shared);
   const setup = rendererSetup(opts);
   const renderer = createParseRenderer(setup, project.vars, () => graphVariable(parsed));
   const identity = nodeIdentity;
@@ -198,7 +199,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const results = new Map<string, ParseEntry>();
   const misses: Pending[] = [];
   for (const p of pending) {
-    const hit = opts.cache?.lookup(p.node, p.baseConfig, project, target, opts.shared.flags);
+    const hit = opts.cache?.lookup(p.node, p.baseConfig, project, target, invocation);
     if (hit) results.set(p.node.uniqueId, hit);
     else misses.push(p);
   }
@@ -240,7 +241,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
     }
     for (const [id, entry] of entries) results.set(id, entry);
   }
-  for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, opts.shared.flags, results.get(p.node.uniqueId)!);
+  for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, invocation, results.get(p.node.uniqueId)!);
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
   // Contracts are checked as configured (typed columns, well-formed constraints) before anything runs.
   for (const p of pending) if (p.node.resourceType === 'model' && p.node.config.enabled !== false) contractSpec(p.node);
@@ -326,15 +327,17 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   // package overrides them, Kiln's own macros are computed directly (three macro calls per node, saved).
   const nativeNaming = namingIsBuiltin(renderer, opts.adapterPrefixes);
   const relationOwners = new Map<string, string>();
+  const namingFlagsRead = new Set<string>();
   for (const node of nodes.values()) {
     if (node.resourceType !== 'model' && node.resourceType !== 'seed' && node.resourceType !== 'test' && node.resourceType !== 'snapshot') continue;
-    const cached = nativeNaming ? builtinRelation(node, target) : node.resourceType !== 'seed' ? opts.cache?.relationFor(node, target, project) : undefined;
+    const cached = nativeNaming ? builtinRelation(node, target) : node.resourceType !== 'seed' ? opts.cache?.relationFor(node, target, project, invocation) : undefined;
     if (cached) {
       node.relation = cached;
     } else {
       const named = macroRelation(renderer, node, identity(node));
       node.relation = named.relation;
-      if (node.resourceType !== 'seed') opts.cache?.storeRelation(node, target, project, node.relation, named);
+      for (const name of named.flagsRead) namingFlagsRead.add(name);
+      if (node.resourceType !== 'seed') opts.cache?.storeRelation(node, target, project, invocation, node.relation, named);
     }
     if (node.resourceType === 'snapshot') applyLegacyTarget(node);
     if (!buildsRelation(node)) continue;
@@ -345,12 +348,16 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   }
 
   const envRead = new Set<string>();
-  const flagsRead = new Set<string>();
+  const flagsRead = new Set<string>(namingFlagsRead);
   for (const entry of results.values()) {
     for (const name of entry.envRead) envRead.add(name);
     for (const name of entry.flagsRead ?? []) flagsRead.add(name);
   }
-  for (const id of nodes.keys()) for (const name of opts.cache?.relationEnvRead(id) ?? []) envRead.add(name);
+  for (const id of nodes.keys()) {
+    const reads = opts.cache?.relationReads(id);
+    for (const name of reads?.envRead ?? []) envRead.add(name);
+    for (const name of reads?.flagsRead ?? []) flagsRead.add(name);
+  }
   parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker: onWorker.length }, envRead, flagsRead);
   return parsed;
 }

@@ -42,7 +42,7 @@ interface StoredEntry extends ParseEntry, ReadValues {
   configHash: string;
   targetHash: string | null;
   /** The naming macros' answer, and what they read. */
-  relation?: { key: string; value: ResolvedRelation } & ReadValues;
+  relation?: { key: string; value: ResolvedRelation; flagsRead: string[]; flagValues: string } & ReadValues;
 }
 
 interface CacheFile {
@@ -52,7 +52,7 @@ interface CacheFile {
 }
 
 const UNSET = '\u0000unset';
-const VERSION = 3;
+const VERSION = 4;
 
 /** The values of the named flags, as one comparable string. */
 export function flagValues(names: readonly string[], flags: Record<string, unknown>): string {
@@ -148,21 +148,29 @@ export class ParseCache {
    * Relation names depend on the final config, the target, and whatever vars and env vars the naming
    * macros (a project's own generate_schema_name) read.
    */
-  relationFor(node: SqlNode, target: TargetInfo, project: Project): ResolvedRelation | undefined {
+  relationFor(node: SqlNode, target: TargetInfo, project: Project, flags: Record<string, unknown>): ResolvedRelation | undefined {
     const r = this.entries[node.uniqueId]?.relation;
-    return r && r.key === hash([node.config, target]) && this.unchanged(project, node.packageName, r) ? r.value : undefined;
+    const ok = r && r.key === hash([node.config, target]) && this.unchanged(project, node.packageName, r) && r.flagValues === flagValues(r.flagsRead ?? [], flags);
+    return ok ? r.value : undefined;
   }
 
-  storeRelation(node: SqlNode, target: TargetInfo, project: Project, value: ResolvedRelation, reads: { varsRead: string[]; envRead: string[] }): void {
+  storeRelation(
+    node: SqlNode, target: TargetInfo, project: Project, flags: Record<string, unknown>, value: ResolvedRelation,
+    reads: { varsRead: string[]; envRead: string[]; flagsRead: string[] },
+  ): void {
     const e = this.entries[node.uniqueId];
     if (!e) return;
-    e.relation = { key: hash([node.config, target]), value, ...this.readValues(project, node.packageName, reads.varsRead, reads.envRead) };
+    e.relation = {
+      key: hash([node.config, target]), value, flagsRead: reads.flagsRead, flagValues: flagValues(reads.flagsRead, flags),
+      ...this.readValues(project, node.packageName, reads.varsRead, reads.envRead),
+    };
     this.dirty = true;
   }
 
-  /** The env vars the naming macros read for a node's cached relation. */
-  relationEnvRead(id: string): string[] {
-    return Object.keys(this.entries[id]?.relation?.envValues ?? {});
+  /** The env vars and flags the naming macros read for a node's cached relation. */
+  relationReads(id: string): { envRead: string[]; flagsRead: string[] } | undefined {
+    const r = this.entries[id]?.relation;
+    return r && { envRead: Object.keys(r.envValues), flagsRead: r.flagsRead ?? [] };
   }
 
   /** Drop entries of nodes that no longer exist, and write the file if anything changed. */

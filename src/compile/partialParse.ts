@@ -38,7 +38,13 @@ export function reparseFiles(parsed: ParsedProject, adapterPrefixes: readonly st
     // Disabling a model detaches its tests and may break refs: the whole parse decides that.
     if (node.config.enabled === false) return undefined;
     if (resourceType === 'model') contractSpec(node);
-    node.relation = nativeNaming ? builtinRelation(node, target) : macroRelation(renderer, node, nodeIdentity(node)).relation;
+    if (nativeNaming) {
+      node.relation = builtinRelation(node, target);
+    } else {
+      const named = macroRelation(renderer, node, nodeIdentity(node));
+      node.relation = named.relation;
+      flagsRead.push(...named.flagsRead);
+    }
     out.push(node);
   }
   checkRelationClashes(parsed.nodes, out);

@@ -72,11 +72,11 @@ function quotePolicyOf(quoting: Record<string, unknown>): Partial<QuotePolicy> {
   return out;
 }
 
-/** What every template render shares: logging, flags, the environment. */
-function sharedServices(opts: InvocationOptions, redactor: Redactor): ParseOptions['shared'] {
+/** What every template render shares: the invocation, logging, flags, the environment. */
+function sharedServices(opts: InvocationOptions, redactor: Redactor, invocation: { id: string; startedAt: Date }): ParseOptions['shared'] {
   return {
-    invocationId: '',
-    runStartedAt: new Date(),
+    invocationId: invocation.id,
+    runStartedAt: invocation.startedAt,
     log: (level, message, node) => opts.reporter.templateLog(level, redactor.scrub(message), node),
     flags: { FULL_REFRESH: opts.fullRefresh, WHICH: opts.command, FAIL_FAST: opts.failFast, STORE_FAILURES: !!opts.storeFailures },
     env: process.env,
@@ -85,10 +85,8 @@ function sharedServices(opts: InvocationOptions, redactor: Redactor): ParseOptio
 }
 
 export class Invocation {
-  readonly invocationId = randomUUID();
   /** Aborted when the user interrupts (SIGINT/SIGTERM): the scheduler starts nothing more. */
   readonly abort = new AbortController();
-  readonly startedAt = new Date();
   warehouse?: Warehouse;
   parseSeconds = 0;
   /** What the parse read (unset with --no-partial-parse). */
@@ -105,6 +103,9 @@ export class Invocation {
     readonly graph: ProjectGraph,
     readonly selectors: SelectorDefinitions,
     readonly redactor: Redactor,
+    /** The same id and start time in templates at parse and at execute time, and in the artifacts. */
+    readonly invocationId: string,
+    readonly startedAt: Date,
   ) {}
 
   get threads(): number {
@@ -117,6 +118,8 @@ export class Invocation {
 
   static async load(opts: InvocationOptions): Promise<Invocation> {
     const started = performance.now();
+    const invocationId = randomUUID();
+    const startedAt = new Date();
     // Jinja in YAML (profiles, project file, schema files) renders with the same parser as models.
     installJinja();
     // The project file names the profile; the target must be known before schema YAML renders ({{ target }}).
@@ -151,7 +154,7 @@ export class Invocation {
     try {
       project = loadProject({ projectDir: opts.projectDir, cliVars: opts.vars, useCache: opts.partialParse, target: targetContext(target) });
       state = await loadParsed({
-        project, target, adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])], shared: sharedServices(opts, redactor),
+        project, target, adapterPrefixes: [factory.type, ...(factory.parentTypes ?? [])], shared: sharedServices(opts, redactor, { id: invocationId, startedAt }),
         adapterType: factory.type, partialParse: opts.partialParse, reporter: opts.reporter, envReads: stopEnvRecording,
       });
     } finally {
@@ -160,7 +163,7 @@ export class Invocation {
     const { parsed, graph } = state;
     const selectors = loadYamlSelectors(project.selectorsYaml);
     for (const w of project.diagnostics.warnings) opts.reporter.warn(w);
-    const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor);
+    const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor, invocationId, startedAt);
     inv.parseSeconds = (performance.now() - started) / 1000;
     inv.parseIdentity = state.identity;
     opts.reporter.debug(`parse: ${state.how}`);

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { invocationValues } from '../compile/context.js';
 import { builtinMacroFiles, parseProject, restoreParsed, type ParseOptions, type ParsedProject } from '../compile/parse.js';
 import { ParseCache } from '../compile/parseCache.js';
 import { loadSnapshot, saveDelta, saveSnapshot, snapshotKeys, type ParseReads, type Restored, type SnapshotKeys } from '../compile/parseSnapshot.js';
@@ -61,7 +62,7 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
   const snapshotPath = join(targetDir, 'kiln_parse_snapshot.bin');
   const macroChecksums = [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]);
   const keys = opts.partialParse ? snapshotKeys(project, [KILN_VERSION, opts.adapterType, opts.target, macroChecksums]) : undefined;
-  const flags = opts.shared.flags;
+  const flags = invocationValues(opts.shared);
   // Warnings of the load so far come again with every load; those after (schema YAML, the parse) are kept
   // in the snapshot.
   const loadWarnings = project.diagnostics.warnings.length;

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runKiln } from '../helpers/project.js';
+import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
 
 const RESTORED = 'nodes restored from the parse snapshot';
 
@@ -275,6 +275,55 @@ describe('what a cached parse must not freeze', () => {
     unlinkSync(join(dir, 'models/p.py'));
     const again = await runKiln(['compile'], dir);
     expect(again.stdout + again.stderr).not.toContain('Python models');
+  });
+
+  it('flags read by the naming macros, and the invocation start time read by a config', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'macros/naming.sql': "{% macro generate_alias_name(custom, node) %}{{ node.name ~ ('_fr' if flags.FULL_REFRESH else '') }}{% endmacro %}",
+      'models/a.sql': 'select 1 as id',
+      'models/ev.sql': "{{ config(alias='ev_' ~ run_started_at.strftime('%H%M%S%f')) }}select 1 as id",
+    });
+    await compile(dir);
+    const first = manifest(dir).nodes['model.shop.ev'].alias;
+    expect(manifest(dir).nodes['model.shop.a'].alias).toBe('a');
+    expect((await runKiln(['run', '--full-refresh'], dir)).code).toBe(0);
+    expect(manifest(dir).nodes['model.shop.a'].alias).toBe('a_fr');
+    expect(await queryDuckdb(join(dir, 'target/shop.duckdb'), 'select * from main.a_fr')).toEqual([{ id: 1 }]);
+    expect(manifest(dir).nodes['model.shop.ev'].alias).not.toBe(first);
+    await compile(dir);
+    expect(manifest(dir).nodes['model.shop.a'].alias).toBe('a');
+  });
+
+  it('unit tests may override invocation_id, as dbt documents', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/src.sql': 'select 1 as id',
+      'models/m.sql': "select id, '{{ invocation_id }}' as inv from {{ ref('src') }}",
+      'models/unit.yml': [
+        'unit_tests:',
+        '  - name: fixed_id',
+        '    model: m',
+        "    given: [{input: ref('src'), rows: [{id: 1}]}]",
+        "    overrides: {macros: {invocation_id: 'abc'}}",
+        "    expect: {rows: [{id: 1, inv: 'abc'}]}",
+        '',
+      ].join('\n'),
+    });
+    const r = await runKiln(['build'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/PASS=3 WARN=0 ERROR=0/);
+  });
+
+  it('--no-partial-parse leaves the compiled-file index true to the files it wrote', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
+    await compile(dir);
+    writeFileSync(join(dir, 'models/a.sql'), 'select 2 as id');
+    expect((await runKiln(['compile', '--no-partial-parse'], dir)).code).toBe(0);
+    writeFileSync(join(dir, 'models/a.sql'), 'select 1 as id');
+    await compile(dir);
+    expect(compiledA(dir)).toContain('select 1 as id');
   });
 
   it('--no-partial-parse writes every compiled file, even one edited in place', async () => {
