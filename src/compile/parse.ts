@@ -414,6 +414,19 @@ function assembleParsed(
     if (list) list.push(n);
     else byName.set(n.name, [n]);
   }
+  const refMemo = new Map<string, SqlNode | SeedNode | undefined>();
+  const lookupRefUncached = (call: RefCall, fromPackage: string): SqlNode | SeedNode | undefined => {
+    // A versioned model answers ref('m', v=1) with that version, and plain ref('m') with its latest.
+    const all = byName.get(call.name) ?? [];
+    const versionOf = (n: SqlNode | SeedNode) => (n.resourceType === 'seed' ? undefined : n);
+    const candidates = all.filter((n) => {
+      const v = versionOf(n);
+      if (!v || v.version === undefined) return call.version === undefined;
+      return call.version !== undefined ? String(v.version) === String(call.version) : String(v.version) === String(v.latestVersion);
+    });
+    if (call.package) return candidates.find((n) => n.packageName === call.package);
+    return candidates.find((n) => n.packageName === fromPackage) ?? candidates.find((n) => n.packageName === project.name) ?? candidates[0];
+  };
   return {
     project,
     renderer,
@@ -421,16 +434,12 @@ function assembleParsed(
     nodes,
     disabled,
     lookupRef(call, fromPackage) {
-      // A versioned model answers ref('m', v=1) with that version, and plain ref('m') with its latest.
-      const all = byName.get(call.name) ?? [];
-      const versionOf = (n: SqlNode | SeedNode) => (n.resourceType === 'seed' ? undefined : n);
-      const candidates = all.filter((n) => {
-        const v = versionOf(n);
-        if (!v || v.version === undefined) return call.version === undefined;
-        return call.version !== undefined ? String(v.version) === String(call.version) : String(v.version) === String(v.latestVersion);
-      });
-      if (call.package) return candidates.find((n) => n.packageName === call.package);
-      return candidates.find((n) => n.packageName === fromPackage) ?? candidates.find((n) => n.packageName === project.name) ?? candidates[0];
+      // Memoized: a model is ref()-ed by its dependents and each of its tests, tens of thousands of calls.
+      const key = `${fromPackage}\0${call.package ?? ''}\0${call.name}\0${call.version ?? ''}`;
+      if (refMemo.has(key)) return refMemo.get(key);
+      const found = lookupRefUncached(call, fromPackage);
+      refMemo.set(key, found);
+      return found;
     },
     lookupSource(sourceName, tableName, fromPackage = project.name) {
       for (const pkg of [fromPackage, project.name, ...project.packageNames]) {

@@ -10,10 +10,10 @@
  *
  * Layout of both files: a 4-byte length, a small JSON header (version, keys, env value hashes), then a body
  * in V8's serialization format, which keeps `undefined` fields and shared objects exactly, so a restored
- * node is the node the parse made.
+ * node is the node the parse made. The snapshot's cold records follow its body, read only when needed.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import type { Warning } from '../errors.js';
@@ -22,7 +22,7 @@ import { checksum, type Project } from '../project/loadProject.js';
 import type { GraphNode } from '../project/nodes.js';
 import { flagValues } from './parseCache.js';
 
-const VERSION = 3;
+const VERSION = 4;
 
 interface Header {
   version: number;
@@ -35,6 +35,8 @@ interface Header {
   /** The `flags` the parse read, and their values then (flagValues). */
   flagNames: string[];
   flags: string;
+  /** Bytes of the body (hot fields); the cold records follow it to the end of the file. */
+  bodyBytes: number;
 }
 
 /**
@@ -45,8 +47,6 @@ interface Header {
  */
 interface Body {
   hot: Record<string, unknown>[];
-  /** V8-serialized records of the other fields, one per node in the order of `hot`. */
-  cold: Uint8Array;
   coldFields: string[];
   disabled: [string, GraphNode][];
   /** Every warning the load and the parse reported. */
@@ -72,7 +72,7 @@ const HOT_FIELDS = new Set([
 ]);
 
 /** Split nodes into hot records and cold ones; equal configs become one object (30,000 nodes have ~100). */
-function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'cold' | 'coldFields'> {
+function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields'> & { cold: Uint8Array } {
   const configs = new Map<string, unknown>();
   const hot: Record<string, unknown>[] = [];
   const cold: Record<string, unknown>[] = [];
@@ -103,12 +103,12 @@ const SNAPSHOT_INDEX = Symbol('kiln.snapshotIndex');
 type Indexed = { [SNAPSHOT_INDEX]: number };
 
 /**
- * Give each hot record its cold fields: getters on a shared prototype, which deserialize every cold record
- * on first use. Assigning a cold field makes it the node's own.
+ * Give each hot record its cold fields: getters on a shared prototype, which read and deserialize every
+ * cold record on first use. Assigning a cold field makes it the node's own.
  */
-function joinCold(hot: Record<string, unknown>[], coldBytes: Uint8Array, coldFields: readonly string[]): GraphNode[] {
+function joinCold(hot: Record<string, unknown>[], coldBytes: () => Uint8Array, coldFields: readonly string[]): GraphNode[] {
   let cold: Record<string, unknown>[] | undefined;
-  const recordOf = (node: object) => (cold ??= deserialize(coldBytes) as Record<string, unknown>[])[(node as Indexed)[SNAPSHOT_INDEX]];
+  const recordOf = (node: object) => (cold ??= deserialize(coldBytes()) as Record<string, unknown>[])[(node as Indexed)[SNAPSHOT_INDEX]];
   const descriptors: PropertyDescriptorMap = {};
   for (const field of coldFields) {
     descriptors[field] = {
@@ -263,9 +263,23 @@ export function loadSnapshot(path: string, keys: SnapshotKeys, flags: Record<str
     const delta = readDelta(deltaPathOf(path), base.header.key, flagsOk);
     const sqlFiles = delta?.header.sqlFiles ?? base.header.sqlFiles;
     const current = (delta?.header.key ?? base.header.key) === keys.key;
-    const data = readBody<Body>(fd, path, base.bodyStart);
-    if (!data) return undefined;
-    const nodes = new Map(joinCold(data.hot, data.cold, data.coldFields).map((n) => [n.uniqueId, n]));
+    const body = Buffer.allocUnsafe(base.header.bodyBytes);
+    if (readSync(fd, body, 0, body.length, base.bodyStart) !== body.length) return undefined;
+    const data = deserialize(body) as Body;
+    // The cold records stay on disk until first read, through this descriptor: it keeps this file's
+    // content even if another run replaces the snapshot meanwhile.
+    const coldFd = openSync(path, 'r');
+    const coldStart = base.bodyStart + base.header.bodyBytes;
+    const coldBytes = () => {
+      try {
+        const bytes = Buffer.allocUnsafe(fstatSync(coldFd).size - coldStart);
+        if (readSync(coldFd, bytes, 0, bytes.length, coldStart) !== bytes.length) throw new Error('the parse snapshot was cut short');
+        return bytes;
+      } finally {
+        closeSync(coldFd);
+      }
+    };
+    const nodes = new Map(joinCold(data.hot, coldBytes, data.coldFields).map((n) => [n.uniqueId, n]));
     for (const n of delta?.body.nodes ?? []) nodes.set(n.uniqueId, n);
     const restored: Restored = { nodes, disabled: new Map(data.disabled), warnings: data.warnings, order: delta?.body.order ?? data.order };
     const env = [...base.header.env, ...(delta?.header.env ?? [])].map(([name]) => name);
@@ -312,8 +326,15 @@ const flagsOf = (reads: ParseReads) => {
 
 export function saveSnapshot(path: string, keys: SnapshotKeys, reads: ParseReads, restored: Restored): void {
   rmSync(deltaPathOf(path), { force: true });
-  const header: Header = { version: VERSION, key: keys.key, baseKey: keys.baseKey, sqlFiles: keys.sqlFiles, env: envOf(reads.env), ...flagsOf(reads) };
-  writeWithHeader(path, header, { ...split(restored.nodes.values()), disabled: [...restored.disabled], warnings: restored.warnings, order: restored.order });
+  const { cold, ...nodes } = split(restored.nodes.values());
+  const body = serialize({ ...nodes, disabled: [...restored.disabled], warnings: restored.warnings, order: restored.order } satisfies Body);
+  const header: Header = {
+    version: VERSION, key: keys.key, baseKey: keys.baseKey, sqlFiles: keys.sqlFiles, env: envOf(reads.env), ...flagsOf(reads), bodyBytes: body.length,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(headerBytes.length, 0);
+  writeFileAtomic(path, [len, headerBytes, body, cold]);
 }
 
 /**
