@@ -99,9 +99,12 @@ export interface ExecuteResolvers {
  * The flags, and the invocation's id and start time, by the names a render records reading them under
  * (RenderRecord.flagsRead): what caches compare before reusing a render.
  */
-export function invocationValues(shared: Pick<SharedServices, 'flags' | 'invocationId' | 'runStartedAt'>): Record<string, unknown> {
-  return { ...shared.flags, invocation_id: shared.invocationId, run_started_at: shared.runStartedAt.toISOString() };
+export function invocationValues(shared: Pick<SharedServices, 'flags' | 'invocationId' | 'runStartedAt'>, threads?: number): Record<string, unknown> {
+  return { ...shared.flags, invocation_id: shared.invocationId, run_started_at: shared.runStartedAt.toISOString(), [TARGET_THREADS]: threads ?? null };
 }
+
+/** The name a read of `target` is recorded under (as if a flag): its thread count varies with --threads. */
+export const TARGET_THREADS = 'target.threads';
 
 /** What a render records about the node. */
 export interface RenderRecord {
@@ -489,6 +492,8 @@ export function buildContext(
     enumerable: true,
     get: () => {
       record.targetRead = true;
+      // target.threads is part of what it read: the parse snapshot keys --threads only for such renders.
+      record.flagsRead.add(TARGET_THREADS);
       return shared.target;
     },
   });

@@ -61,8 +61,10 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
   const targetDir = join(project.dir, project.file.targetPath);
   const snapshotPath = join(targetDir, 'kiln_parse_snapshot.bin');
   const macroChecksums = [...builtinMacroFiles(), ...project.macroFiles].map((m) => [m.path, m.checksum]);
-  const keys = opts.partialParse ? snapshotKeys(project, [KILN_VERSION, opts.adapterType, opts.target, macroChecksums]) : undefined;
-  const flags = invocationValues(opts.shared);
+  // --threads changes target.threads only: it is keyed as a read (see TARGET_THREADS), not with the target.
+  const targetKey = { ...opts.target, threads: undefined };
+  const keys = opts.partialParse ? snapshotKeys(project, [KILN_VERSION, opts.adapterType, targetKey, macroChecksums]) : undefined;
+  const flags = invocationValues(opts.shared, opts.target.threads);
   // Warnings of the load so far come again with every load; those after (schema YAML, the parse) are kept
   // in the snapshot.
   const loadWarnings = project.diagnostics.warnings.length;

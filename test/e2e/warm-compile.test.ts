@@ -77,6 +77,16 @@ describe('parse snapshot', () => {
     expect(manifest(dir).nodes['model.shop.b']).toBeDefined();
   });
 
+  it('keys --threads only when a template read target', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
+    await compile(dir);
+    expect((await runKiln(['compile', '--debug', '--threads', '2'], dir)).stdout).toContain(RESTORED);
+    writeFileSync(join(dir, 'models/b.sql'), "select {{ target.threads }} as threads");
+    await compile(dir);
+    expect((await runKiln(['compile', '--debug', '--threads', '3'], dir)).stdout).not.toContain(RESTORED);
+    expect(readFileSync(join(dir, 'target/compiled/shop/models/b.sql'), 'utf8')).toContain('select 3 as threads');
+  });
+
   it('is not used with --no-partial-parse', async () => {
     const dir = makeProject(PROJECT);
     await compile(dir);
