@@ -46,7 +46,7 @@ export interface ParseOptions {
   adapterPrefixes: string[];
   shared: Omit<SharedServices, 'macros' | 'graph' | 'vars' | 'target' | 'projectName' | 'adapterType'>;
   cache?: ParseCache;
-  /** Render parse misses on a worker thread too, when there are at least `minNodes` of them. */
+  /** Render parse misses (models and tests) on a worker thread too, when there are at least `minNodes` of them. */
   parallel?: { workerUrl: URL; minNodes: number };
 }
 
@@ -208,7 +208,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   // The worker renders the second half of the models and every other generic test (tests are cheaper).
   misses.sort((a, b) => Number(!!a.node.testMetadata) - Number(!!b.node.testMetadata));
   const modelMisses = misses.filter((p) => !p.node.testMetadata).length;
-  const useWorker = opts.parallel !== undefined && modelMisses >= opts.parallel.minNodes;
+  const useWorker = opts.parallel !== undefined && misses.length >= opts.parallel.minNodes;
   const split = Math.ceil(modelMisses / 2);
   const onWorker = useWorker ? misses.filter((p, i) => (i < modelMisses ? i >= split : (i - modelMisses) % 2 === 1)) : [];
   const workerIds = new Set(onWorker.map((p) => p.node.uniqueId));
