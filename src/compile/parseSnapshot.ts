@@ -186,27 +186,46 @@ function contentKey(baseKey: string, sqlFiles: Record<string, string>): string {
   return h.digest('hex');
 }
 
-/** A file of the snapshot: [4-byte header length][JSON header][V8 body]. */
+/** `use(fd)` on the file at `path`, opened for reading and closed after; undefined when it cannot be opened. */
+function withFile<T>(path: string, use: (fd: number) => T | undefined): T | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    return use(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A file of the snapshot: [4-byte header length][JSON header][V8 body]. Undefined when it is not one. */
 function readHeader<H>(fd: number): { header: H; bodyStart: number } | undefined {
   const len = Buffer.alloc(4);
   if (readSync(fd, len, 0, 4, 0) !== 4) return undefined;
   const headerBytes = Buffer.alloc(len.readUInt32LE(0));
   if (readSync(fd, headerBytes, 0, headerBytes.length, 4) !== headerBytes.length) return undefined;
-  return { header: JSON.parse(headerBytes.toString('utf8')) as H, bodyStart: 4 + headerBytes.length };
+  try {
+    return { header: JSON.parse(headerBytes.toString('utf8')) as H, bodyStart: 4 + headerBytes.length };
+  } catch {
+    return undefined;
+  }
 }
 
-function readBody<B>(fd: number, path: string, start: number): B | undefined {
-  const size = statSync(path).size - start;
-  const body = Buffer.allocUnsafe(size);
-  if (readSync(fd, body, 0, size, start) !== size) return undefined;
-  return deserialize(body) as B;
+/** `length` bytes from `start` (to the end of the file when no length is given), or undefined if cut short. */
+function readBytesAt(fd: number, start: number, length = fstatSync(fd).size - start): Buffer | undefined {
+  const bytes = Buffer.allocUnsafe(length);
+  return readSync(fd, bytes, 0, length, start) === length ? bytes : undefined;
 }
 
-function writeWithHeader(path: string, header: unknown, body: unknown): void {
+/** Header, body and any raw chunks after it (the snapshot's cold records), atomically. */
+function writeWithHeader(path: string, header: unknown, body: Uint8Array, ...after: Uint8Array[]): void {
   const headerBytes = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(headerBytes.length, 0);
-  writeFileAtomic(path, [len, headerBytes, serialize(body)]);
+  writeFileAtomic(path, [len, headerBytes, body, ...after]);
 }
 
 const envOk = (env: [string, string | null][]) => env.every(([name, h]) => envHash(name) === h);
@@ -250,68 +269,52 @@ const deltaPathOf = (path: string) => path.replace(/\.bin$/, '.delta.bin');
  */
 export function loadSnapshot(path: string, keys: SnapshotKeys, flags: Record<string, unknown>): SnapshotFound | undefined {
   const flagsOk = (h: { flagNames: string[]; flags: string }) => flagValues(h.flagNames, flags) === h.flags;
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    // Headers first: a stale snapshot is tens of MB not worth reading.
-    const base = readHeader<Header>(fd);
-    if (!base || base.header.version !== VERSION || base.header.baseKey !== keys.baseKey || !envOk(base.header.env) || !flagsOk(base.header)) return undefined;
-    const delta = readDelta(deltaPathOf(path), base.header.key, flagsOk);
-    const sqlFiles = delta?.header.sqlFiles ?? base.header.sqlFiles;
-    const current = (delta?.header.key ?? base.header.key) === keys.key;
-    const body = Buffer.allocUnsafe(base.header.bodyBytes);
-    if (readSync(fd, body, 0, body.length, base.bodyStart) !== body.length) return undefined;
-    const data = deserialize(body) as Body;
-    // The cold records stay on disk until first read, through this descriptor: it keeps this file's
-    // content even if another run replaces the snapshot meanwhile.
-    const coldFd = openSync(path, 'r');
-    const coldStart = base.bodyStart + base.header.bodyBytes;
-    const coldBytes = () => {
-      try {
-        const bytes = Buffer.allocUnsafe(fstatSync(coldFd).size - coldStart);
-        if (readSync(coldFd, bytes, 0, bytes.length, coldStart) !== bytes.length) throw new Error('the parse snapshot was cut short');
-        return bytes;
-      } finally {
-        closeSync(coldFd);
-      }
-    };
-    const nodes = new Map(joinCold(data.hot, coldBytes, data.coldFields).map((n) => [n.uniqueId, n]));
-    for (const n of delta?.body.nodes ?? []) nodes.set(n.uniqueId, n);
-    const restored: Restored = { nodes, disabled: new Map(data.disabled), warnings: data.warnings, order: delta?.body.order ?? data.order };
-    const env = [...base.header.env, ...(delta?.header.env ?? [])].map(([name]) => name);
-    const flagNames = [...base.header.flagNames, ...(delta?.header.flagNames ?? [])];
-    if (current) return { kind: 'current', restored, env, flagNames };
-    const changedFiles = Object.keys(keys.sqlFiles).filter((p) => sqlFiles[p] !== keys.sqlFiles[p]);
-    return { kind: 'partial', restored, changedFiles, deltaIds: (delta?.body.nodes ?? []).map((n) => n.uniqueId), env, flagNames };
-  } catch {
-    return undefined; // unreadable or from another Node version: parse instead
-  } finally {
-    closeSync(fd);
-  }
+  return withFile(path, (fd) => {
+    try {
+      // Headers first: a stale snapshot is tens of MB not worth reading.
+      const base = readHeader<Header>(fd);
+      if (!base || base.header.version !== VERSION || base.header.baseKey !== keys.baseKey || !envOk(base.header.env) || !flagsOk(base.header)) return undefined;
+      const delta = readDelta(deltaPathOf(path), base.header.key, flagsOk);
+      const sqlFiles = delta?.header.sqlFiles ?? base.header.sqlFiles;
+      const current = (delta?.header.key ?? base.header.key) === keys.key;
+      const body = readBytesAt(fd, base.bodyStart, base.header.bodyBytes);
+      if (!body) return undefined;
+      const data = deserialize(body) as Body;
+      // The cold records stay on disk until first read, through this descriptor: it keeps this file's
+      // content even if another run replaces the snapshot meanwhile.
+      const coldFd = openSync(path, 'r');
+      const coldBytes = () => {
+        try {
+          const bytes = readBytesAt(coldFd, base.bodyStart + base.header.bodyBytes);
+          if (!bytes) throw new Error('the parse snapshot was cut short');
+          return bytes;
+        } finally {
+          closeSync(coldFd);
+        }
+      };
+      const nodes = new Map(joinCold(data.hot, coldBytes, data.coldFields).map((n) => [n.uniqueId, n]));
+      for (const n of delta?.body.nodes ?? []) nodes.set(n.uniqueId, n);
+      const restored: Restored = { nodes, disabled: new Map(data.disabled), warnings: data.warnings, order: delta?.body.order ?? data.order };
+      const env = [...base.header.env, ...(delta?.header.env ?? [])].map(([name]) => name);
+      const flagNames = [...base.header.flagNames, ...(delta?.header.flagNames ?? [])];
+      if (current) return { kind: 'current', restored, env, flagNames };
+      const changedFiles = Object.keys(keys.sqlFiles).filter((p) => sqlFiles[p] !== keys.sqlFiles[p]);
+      return { kind: 'partial', restored, changedFiles, deltaIds: (delta?.body.nodes ?? []).map((n) => n.uniqueId), env, flagNames };
+    } catch {
+      return undefined; // unreadable or from another Node version: parse instead
+    }
+  });
 }
 
 function readDelta(path: string, baseKey: string, flagsOk: (h: DeltaHeader) => boolean): { header: DeltaHeader; body: DeltaBody } | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
+  return withFile(path, (fd) => {
     const h = readHeader<DeltaHeader>(fd);
     if (!h || h.header.version !== VERSION || h.header.base !== baseKey || !envOk(h.header.env) || !flagsOk(h.header)) return undefined;
-    const body = readBody<DeltaBody>(fd, path, h.bodyStart);
-    return body ? { header: h.header, body } : undefined;
-  } finally {
-    closeSync(fd);
-  }
+    const body = readBytesAt(fd, h.bodyStart);
+    return body ? { header: h.header, body: deserialize(body) as DeltaBody } : undefined;
+  });
 }
 
-/** Write a whole snapshot (and drop any delta, which belonged to the previous one). */
 /** What a parse read besides files: env var names, and flag names with the flags' current values. */
 export interface ParseReads {
   env: Iterable<string>;
@@ -324,6 +327,7 @@ const flagsOf = (reads: ParseReads) => {
   return { flagNames, flags: flagValues(flagNames, reads.flags) };
 };
 
+/** Write a whole snapshot (and drop any delta, which belonged to the previous one). */
 export function saveSnapshot(path: string, keys: SnapshotKeys, reads: ParseReads, restored: Restored): void {
   rmSync(deltaPathOf(path), { force: true });
   const { cold, ...nodes } = split(restored.nodes.values());
@@ -331,10 +335,7 @@ export function saveSnapshot(path: string, keys: SnapshotKeys, reads: ParseReads
   const header: Header = {
     version: VERSION, key: keys.key, baseKey: keys.baseKey, sqlFiles: keys.sqlFiles, env: envOf(reads.env), ...flagsOf(reads), bodyBytes: body.length,
   };
-  const headerBytes = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(headerBytes.length, 0);
-  writeFileAtomic(path, [len, headerBytes, body, cold]);
+  writeWithHeader(path, header, body, cold);
 }
 
 /**
@@ -343,24 +344,14 @@ export function saveSnapshot(path: string, keys: SnapshotKeys, reads: ParseReads
  */
 export function saveDelta(path: string, keys: SnapshotKeys, reads: ParseReads, restored: Restored, changedIds: Iterable<string>): void {
   const ids = [...new Set(changedIds)];
-  let base: Header | undefined;
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      base = readHeader<Header>(fd)?.header;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    base = undefined;
-  }
+  const base = withFile(path, (fd) => readHeader<Header>(fd)?.header);
   if (!base || ids.length > MAX_DELTA_NODES) {
     saveSnapshot(path, keys, reads, restored);
     return;
   }
   const header: DeltaHeader = { version: VERSION, base: base.key, key: keys.key, env: envOf(reads.env), ...flagsOf(reads), sqlFiles: keys.sqlFiles };
   const body: DeltaBody = { nodes: ids.map((id) => restored.nodes.get(id)!).filter(Boolean).map(plainNode), order: restored.order };
-  writeWithHeader(deltaPathOf(path), header, body);
+  writeWithHeader(deltaPathOf(path), header, serialize(body));
 }
 
 /** A node as a plain object with every field its own (a restored node keeps its cold fields on a prototype). */
