@@ -7,8 +7,8 @@
  * is checked, and a file that no longer matches is written again.
  */
 import { hash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { writeJsonAtomic } from '../project/files.js';
+import { statSync } from 'node:fs';
+import { readJsonIfAny, writeJsonAtomic } from '../project/files.js';
 
 /** [content hash, size, mtimeMs] */
 type FileEntry = [string, number, number];
@@ -53,15 +53,9 @@ export class CompiledIndex {
 
   /** The index at `path` (an empty one when it is missing or unreadable). */
   static open(path: string): CompiledIndex {
-    try {
-      const data = JSON.parse(readFileSync(path, 'utf8')) as { version: number; dirs: [string, StoredDir][] };
-      if (data.version === VERSION) {
-        return new CompiledIndex(path, new Map(data.dirs.map(([d, e]) => [d, { mtimeMs: e.mtimeMs, ino: e.ino, files: new Map(e.files) }])));
-      }
-    } catch {
-      // missing or unreadable: start empty
-    }
-    return new CompiledIndex(path, new Map());
+    const data = readJsonIfAny<{ version: number; dirs: [string, StoredDir][] }>(path);
+    const dirs = data?.version === VERSION ? data.dirs : [];
+    return new CompiledIndex(path, new Map(dirs.map(([d, e]) => [d, { mtimeMs: e.mtimeMs, ino: e.ino, files: new Map(e.files) }])));
   }
 
   private dirUnchanged(dir: string, entry: DirEntry): boolean {

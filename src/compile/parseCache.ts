@@ -5,8 +5,7 @@
  * that read it. Changing any macro file, the project file or Kiln itself drops the whole cache.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { writeJsonAtomic } from '../project/files.js';
+import { readJsonIfAny, writeJsonAtomic } from '../project/files.js';
 import type { Project } from '../project/loadProject.js';
 import type { NodeConfig } from '../project/nodeConfig.js';
 import type { Placeholder, RefCall, ResolvedRelation, SqlNode } from '../project/nodes.js';
@@ -79,13 +78,8 @@ export class ParseCache {
 
   /** Open the cache at `path`; entries made under a different `globalKey` are dropped. */
   static open(path: string, globalKey: string): ParseCache {
-    try {
-      const file = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-      if (file.version === VERSION && file.globalKey === globalKey) return new ParseCache(path, globalKey, file.entries);
-    } catch {
-      // missing or unreadable: start empty
-    }
-    return new ParseCache(path, globalKey, {});
+    const file = readJsonIfAny<CacheFile>(path);
+    return new ParseCache(path, globalKey, file?.version === VERSION && file.globalKey === globalKey ? file.entries : {});
   }
 
   /** The global key: everything whose change can alter any render. */

@@ -77,22 +77,25 @@ export function readBytes(path: string, offset: number, length: number): Buffer 
 }
 
 /**
- * Replace the first `oldHeadBytes` bytes of the file at `path` by `head`. When the lengths match (a
- * manifest's metadata: fixed-width id and time), the bytes are overwritten in place: one write inside the
- * file's first page, the rest of an 80 MB file untouched. Otherwise the file is rewritten atomically.
+ * Overwrite the first bytes of the file at `path` with `head`, in place: one write at the start of the file,
+ * the rest (an 80 MB manifest) untouched. The caller guarantees `head` is as long as what it replaces.
  */
-export function replaceHead(path: string, oldHeadBytes: number, head: Uint8Array): void {
-  if (head.length === oldHeadBytes && head.length <= 4096) {
-    const fd = openSync(path, 'r+');
-    try {
-      writeSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-    return;
+export function overwriteHead(path: string, head: Uint8Array): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
   }
-  const rest = readFileSync(path).subarray(oldHeadBytes);
-  writeFileAtomic(path, [head, rest]);
+}
+
+/** The JSON in the file at `path`, or undefined when it is missing or not JSON (a cache to rebuild). */
+export function readJsonIfAny<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Write `chunks` one after another, atomically (see writeAtomic). */

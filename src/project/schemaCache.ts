@@ -4,9 +4,8 @@
  * Jinja parses to the same result every time, so its result (and its warnings) is reused. Files with
  * `{{`/`{%` depend on vars and env vars and are always parsed.
  */
-import { readFileSync } from 'node:fs';
 import type { Warning } from '../errors.js';
-import { writeJsonAtomic } from './files.js';
+import { readJsonIfAny, writeJsonAtomic } from './files.js';
 import type { SchemaFileContents } from './schemaYaml.js';
 
 interface Entry {
@@ -27,13 +26,8 @@ export class SchemaCache {
   ) {}
 
   static open(path: string): SchemaCache {
-    try {
-      const data = JSON.parse(readFileSync(path, 'utf8')) as { version: number; entries: Record<string, Entry> };
-      if (data.version === VERSION) return new SchemaCache(path, data.entries);
-    } catch {
-      // missing or unreadable: start empty
-    }
-    return new SchemaCache(path, {});
+    const data = readJsonIfAny<{ version: number; entries: Record<string, Entry> }>(path);
+    return new SchemaCache(path, data?.version === VERSION ? data.entries : {});
   }
 
   static cacheable(text: string): boolean {

@@ -17,7 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlHash } from '../compile/compiledIndex.js';
-import { readBytes, replaceHead, writeJsonAtomic } from '../project/files.js';
+import { overwriteHead, readBytes, readJsonIfAny, writeJsonAtomic } from '../project/files.js';
 
 /** kiln_manifest_state.json: small, rewritten on every manifest write. */
 interface State {
@@ -64,17 +64,9 @@ export function manifestKey(parseKey: string, warehouseOpen: boolean, compiled: 
   return h.digest('hex');
 }
 
-function readJson<T>(path: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The state, when manifest.json is still the file it describes. */
 function currentState(targetDir: string): State | undefined {
-  const state = readJson<State>(statePath(targetDir));
+  const state = readJsonIfAny<State>(statePath(targetDir));
   if (!state || state.version !== VERSION) return undefined;
   const path = join(targetDir, 'manifest.json');
   try {
@@ -102,7 +94,7 @@ export function reuseManifest(targetDir: string, key: string, metadata: unknown)
   // Fixed-width fields keep the metadata's length; were it to change, every recorded entry range would
   // shift, so the manifest is written through ManifestWriter instead.
   if (header.length !== state.headerBytes) return false;
-  replaceHead(join(targetDir, 'manifest.json'), state.headerBytes, header);
+  overwriteHead(join(targetDir, 'manifest.json'), header);
   recordState(targetDir, { ...state, headerBytes: header.length });
   return true;
 }
@@ -141,7 +133,7 @@ export class ManifestWriter {
     this.path = join(targetDir, 'manifest.json');
     this.tmp = `${this.path}.${process.pid}.tmp`;
     const state = entriesKey ? currentState(targetDir) : undefined;
-    const previous = state && state.entriesKey === entriesKey ? readJson<Entries>(entriesPath(targetDir)) : undefined;
+    const previous = state && state.entriesKey === entriesKey ? readJsonIfAny<Entries>(entriesPath(targetDir)) : undefined;
     if (previous && previous.id === state!.entriesId) this.old = { entries: previous.entries, bytes: readFileSync(this.path) };
     mkdirSync(targetDir, { recursive: true });
     this.fd = openSync(this.tmp, 'w');
