@@ -55,6 +55,18 @@ export function commonPgFields(f: TargetFields, defaults: { port: number }): Rec
   return out;
 }
 
+/** The validated target of a Postgres-protocol adapter, from `commonPgFields`' answer (and its own fields). */
+export function pgTargetConfig(type: string, fields: Record<string, unknown>, out: Record<string, unknown>): TargetConfig {
+  return {
+    type,
+    threads: typeof fields.threads === 'number' ? fields.threads : undefined,
+    database: out.dbname as string,
+    schema: out.schema as string,
+    secretFields: ['password', 'pass'],
+    fields: out,
+  };
+}
+
 /** Connection settings from validated fields; certificate files are read here, relative to the project. */
 export function pgSettings(fields: Record<string, unknown>, projectDir: string, label: string): PgSettings {
   const str = (k: string) => fields[k] as string | undefined;
@@ -84,15 +96,7 @@ export const postgresAdapterFactory: AdapterFactory = {
   validateTarget(fields, location: SourceLocation, project) {
     void project;
     const f = new TargetFields('postgres', fields, location, KNOWN_FIELDS);
-    const out = commonPgFields(f, { port: 5432 });
-    return {
-      type: 'postgres',
-      threads: typeof fields.threads === 'number' ? fields.threads : undefined,
-      database: out.dbname as string,
-      schema: out.schema as string,
-      secretFields: ['password', 'pass'],
-      fields: out,
-    };
+    return pgTargetConfig('postgres', fields, commonPgFields(f, { port: 5432 }));
   },
 
   async open(config: TargetConfig, opts: OpenOptions): Promise<Adapter> {

@@ -24,7 +24,7 @@ import type {
 } from '../../src/adapter.js';
 import { KilnError, type SourceLocation } from '../../src/errors.js';
 import { PgPool } from '../postgres/connection.js';
-import { commonPgFields, pgSettings, PostgresAdapter } from '../postgres/index.js';
+import { commonPgFields, pgSettings, pgTargetConfig, PostgresAdapter } from '../postgres/index.js';
 import { postgresAfterBuild, readPostgresGrants, type GrantReader } from '../postgres/postBuild.js';
 import { TargetFields } from '../postgres/profile.js';
 import { REDSHIFT_MAX_IDENTIFIER, redshiftDdl } from './ddl.js';
@@ -75,14 +75,7 @@ export const redshiftAdapterFactory: AdapterFactory = {
       if (groups !== undefined) out.db_groups = groups;
       out.autocreate = f.bool('autocreate', false);
     }
-    return {
-      type: 'redshift',
-      threads: typeof fields.threads === 'number' ? fields.threads : undefined,
-      database: out.dbname as string,
-      schema: out.schema as string,
-      secretFields: ['password', 'pass'],
-      fields: out,
-    };
+    return pgTargetConfig('redshift', fields, out);
   },
 
   async open(config: TargetConfig, opts: OpenOptions) {
