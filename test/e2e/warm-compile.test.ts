@@ -3,7 +3,7 @@
  * index and manifest reuse. Each change a parse could see must invalidate the snapshot, and an output
  * someone else touched must be written again.
  */
-import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
@@ -246,13 +246,56 @@ describe('partial parse (only model files changed)', () => {
   });
 });
 
-describe('compiled files that cannot be written', () => {
-  it('fail the command with the folder named and a hint', async () => {
+/** `n` models in two folders, each with a not_null test: 2n compiled files, enough for the writer thread. */
+function manyModels(n: number): Record<string, string> {
+  const files: Record<string, string> = { 'kiln_project.yml': 'name: shop\n' };
+  const yaml = ['version: 2', 'models:'];
+  for (let i = 0; i < n; i++) {
+    files[`models/${i % 2 ? 'odd' : 'even'}/m${i}.sql`] = i === 0 ? 'select 1 as id' : `select id + ${i} as id from {{ ref('m${i - 1}') }}`;
+    yaml.push(`  - name: m${i}`, '    columns: [{name: id, data_tests: [not_null]}]');
+  }
+  files['models/schema.yml'] = `${yaml.join('\n')}\n`;
+  return files;
+}
+
+describe('compiled files', () => {
+  it('fail the command with the folder named and a hint when they cannot be written', async () => {
     const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id', 'target/compiled/shop': 'not a folder' });
     const r = await runKiln(['compile'], dir);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('could not write compiled SQL under target/compiled');
     expect(r.stderr).toContain('writable');
+  });
+
+  it('are written on the writer thread for a large project, and only changed ones again', async () => {
+    const dir = makeProject(manyModels(400));
+    await compile(dir);
+    const file = (rel: string) => join(dir, 'target/compiled/shop/models', rel);
+    expect(readFileSync(file('odd/m399.sql'), 'utf8')).toBe('select id + 399 as id from "shop"."main"."m398"');
+    expect(readFileSync(file('schema.yml/not_null_m0_id.sql'), 'utf8')).toContain('from "shop"."main"."m0"');
+    const compiledFiles = readdirSync(file('even')).length + readdirSync(file('odd')).length + readdirSync(file('schema.yml')).length;
+    expect(compiledFiles).toBe(800);
+
+    // Nothing changed: nothing is written. One model changed: its file and its test's are.
+    const before = statSync(file('even/m0.sql')).mtimeMs;
+    writeFileSync(join(dir, 'models/odd/m1.sql'), "select id + 1000 as id from {{ ref('m0') }}");
+    await compile(dir);
+    expect(statSync(file('even/m0.sql')).mtimeMs).toBe(before);
+    expect(readFileSync(file('odd/m1.sql'), 'utf8')).toBe('select id + 1000 as id from "shop"."main"."m0"');
+
+    // A compiled file deleted by someone else is written again, the writer thread's record being the index's.
+    unlinkSync(file('schema.yml/not_null_m7_id.sql'));
+    await compile(dir);
+    expect(existsSync(file('schema.yml/not_null_m7_id.sql'))).toBe(true);
+  });
+
+  it('that fail to write on the writer thread fail the command too', async () => {
+    const dir = makeProject({ ...manyModels(300), 'target/compiled/shop/models/odd': 'not a folder' });
+    const r = await runKiln(['compile'], dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('could not write compiled SQL under target/compiled');
+    // The other folders were still written.
+    expect(existsSync(join(dir, 'target/compiled/shop/models/even/m0.sql'))).toBe(true);
   });
 });
 
