@@ -52,6 +52,11 @@ export interface InvocationOptions {
   reporter: Reporter;
   /** Use and update target/kiln_parse_cache.json (on by default; --no-partial-parse turns it off). */
   partialParse: boolean;
+  /**
+   * Leave saving the parse snapshot and cache to saveParseState() (which close() calls in any case):
+   * `kiln compile` saves them while its compiled files are written.
+   */
+  deferParseSave?: boolean;
 }
 
 export interface Warehouse {
@@ -166,8 +171,19 @@ export class Invocation {
     const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor, invocationId, startedAt);
     inv.parseSeconds = (performance.now() - started) / 1000;
     inv.parseIdentity = state.identity;
+    inv.pendingParseSave = state.save;
+    if (!opts.deferParseSave) inv.saveParseState();
     opts.reporter.debug(`parse: ${state.how}`);
     return inv;
+  }
+
+  private pendingParseSave?: () => void;
+
+  /** Save the parse snapshot and cache for the next invocation, once (see InvocationOptions.deferParseSave). */
+  saveParseState(): void {
+    const save = this.pendingParseSave;
+    this.pendingParseSave = undefined;
+    save?.();
   }
 
   /** Selected node ids of the given resource types, in topological order. */
@@ -212,6 +228,7 @@ export class Invocation {
   }
 
   async close(): Promise<void> {
+    this.saveParseState();
     if (this.warehouse) await this.warehouse.compiler.flush().finally(() => this.warehouse?.adapter.close());
     this.warehouse = undefined;
   }

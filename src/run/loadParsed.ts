@@ -46,6 +46,11 @@ export interface ParsedState {
   identity?: ParseIdentity;
   /** How it was obtained, for --debug. */
   how: string;
+  /**
+   * Write what this parse leaves for the next one (snapshot or its delta, parse cache). Left to the caller
+   * so that `kiln compile` can do it while its compiled files are being written.
+   */
+  save: () => void;
 }
 
 export interface LoadParsedOptions extends Pick<ParseOptions, 'project' | 'target' | 'adapterPrefixes' | 'shared'> {
@@ -76,17 +81,18 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
     project.diagnostics.warnings.splice(loadWarnings, Infinity, ...found.restored.warnings);
     return {
       parsed, graph: restoreGraph(parsed.nodes, found.restored.order), identity: identityOf(keys!, { env: found.env, flagNames: found.flagNames, flags }),
-      how: 'nothing changed; nodes restored from the parse snapshot',
+      how: 'nothing changed; nodes restored from the parse snapshot', save: () => undefined,
     };
   }
   if (found?.kind === 'partial' && found.changedFiles.length <= MAX_PARTIAL_FILES) {
     const state = partialParse(opts, found.restored, found.changedFiles, loadWarnings);
     if (state) {
       const reads: ParseReads = { env: [...found.env, ...opts.envReads()], flagNames: [...found.flagNames, ...state.flagsRead], flags };
-      saveDelta(snapshotPath, keys!, reads, { ...found.restored, order: state.graph.topologicalOrder() }, [...found.deltaIds, ...state.changedIds]);
+      const order = state.graph.topologicalOrder();
       return {
         parsed: state.parsed, graph: state.graph, identity: identityOf(keys!, reads),
         how: `${found.changedFiles.length} changed model file(s) parsed again over the parse snapshot`,
+        save: () => saveDelta(snapshotPath, keys!, reads, { ...found.restored, order }, [...found.deltaIds, ...state.changedIds]),
       };
     }
   }
@@ -102,15 +108,18 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
     parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
   });
   const graph = buildGraph(parsed);
-  cache?.save([...parsed.nodes.keys()]);
   if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);
   const reads: ParseReads = { env: [...opts.envReads(), ...parsed.envRead], flagNames: parsed.flagsRead, flags };
-  if (keys) {
-    saveSnapshot(snapshotPath, keys, reads, {
-      nodes: parsed.nodes, disabled: parsed.disabled, warnings: project.diagnostics.warnings.slice(loadWarnings), order: graph.topologicalOrder(),
-    });
-  }
-  return { parsed, graph, identity: keys && identityOf(keys, reads), how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread` };
+  // Taken now: later commands add warnings of their own.
+  const warnings = project.diagnostics.warnings.slice(loadWarnings);
+  const save = () => {
+    cache?.save([...parsed.nodes.keys()]);
+    if (keys) saveSnapshot(snapshotPath, keys, reads, { nodes: parsed.nodes, disabled: parsed.disabled, warnings, order: graph.topologicalOrder() });
+  };
+  return {
+    parsed, graph, identity: keys && identityOf(keys, reads), save,
+    how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread`,
+  };
 }
 
 function identityOf(keys: SnapshotKeys, reads: ParseReads): ParseIdentity {
