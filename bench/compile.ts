@@ -8,7 +8,8 @@
  * the real CLI and reports peak RSS from getrusage) so module loading, JIT warm-up and GC are paid exactly
  * as a user pays them, and one run's heap cannot flatter the next:
  *   parse-cold         kiln parse --no-partial-parse            (target/ deleted first)
- *   compile-cold       kiln compile                             (target/ deleted first: no parse cache)
+ *   compile-cold       kiln compile                             (no target/, as in a fresh checkout: no parse cache)
+ *   compile-after-clean kiln compile                            (target/ deleted just before: see TRASH)
  *   compile-warm       kiln compile                             (right after a compile; no change)
  *   compile-warm-edit  kiln compile                             (right after a compile; one model edited)
  *   compile-warm-vars  kiln compile --vars '{bench_threshold: …}' (right after a compile; ~10% of models read that var)
@@ -20,7 +21,7 @@
  * < 1 GiB), CPU-profiles the phases of sizes that miss them, and writes bench/out/compile-<date>.json.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +39,7 @@ const TARGETS = { coldS: 5, warmS: 1, rssMiB: 1024 };
 /** A value different from the project's `bench_threshold: 500`, so the models that read it re-parse. */
 const CHANGED_VARS = '{bench_threshold: 777}';
 
-type PhaseName = 'parse-cold' | 'compile-cold' | 'compile-warm' | 'compile-warm-edit' | 'compile-warm-vars';
+type PhaseName = 'parse-cold' | 'compile-cold' | 'compile-after-clean' | 'compile-warm' | 'compile-warm-edit' | 'compile-warm-vars';
 
 interface Phase {
   name: PhaseName;
@@ -150,8 +151,25 @@ function runKiln(args: string[], nodeFlags: string[] = []): Sample {
   };
 }
 
+/**
+ * Where target/ folders go instead of being deleted (emptied when the bench ends). On this machine's ext4,
+ * creating files within a minute or so of deleting many costs far more kernel time: the inode allocator
+ * passes over every recently freed inode (`recently_deleted()` in ext4's ialloc.c; 30,000 creates took
+ * 0.3–0.8 s in fresh space and 1.5–4.7 s right after a 30,000-file delete). "Cold" is a fresh checkout, so
+ * its target/ is moved aside; compile-after-clean measures the delete-then-compile case on its own.
+ */
+const TRASH = join(OUT, 'trash');
+let trashed = 0;
+
+function moveToTrash(dir: string): void {
+  if (!existsSync(dir)) return;
+  mkdirSync(TRASH, { recursive: true });
+  renameSync(dir, join(TRASH, `${process.pid}-${++trashed}`));
+}
+
 function phases(): Phase[] {
-  const clean = (p: ProjectPaths) => rmSync(p.target, { recursive: true, force: true });
+  const clean = (p: ProjectPaths) => moveToTrash(p.target);
+  const remove = (p: ProjectPaths) => rmSync(p.target, { recursive: true, force: true });
   // After a measured run that changed something, an unmeasured compile of the unchanged project brings
   // target/ back to "compiled, nothing changed since" — as a developer's next edit finds it. (Copying
   // target/'s files back would change manifest.json's mtime, which Kiln rightly takes for someone else's.)
@@ -159,7 +177,8 @@ function phases(): Phase[] {
   let edits = 0;
   return [
     { name: 'parse-cold', label: 'parse, no cache (--no-partial-parse)', args: ['parse', '--no-partial-parse'], prepare: clean },
-    { name: 'compile-cold', label: 'compile, cold (no parse cache)', args: ['compile'], prepare: clean },
+    { name: 'compile-cold', label: 'compile, cold (no target/)', args: ['compile'], prepare: clean },
+    { name: 'compile-after-clean', label: 'compile, just after deleting target/', args: ['compile'], prepare: remove },
     { name: 'compile-warm', label: 'compile, warm (no change)', args: ['compile'], prepare: () => undefined },
     {
       name: 'compile-warm-edit', label: 'compile, warm, one model edited', args: ['compile'],
@@ -180,7 +199,7 @@ function commonArgs(p: ProjectPaths): string[] {
 
 function measureSize(models: number, reps: number, seed: number, profileMode: string): SizeResult {
   const genStarted = performance.now();
-  const project = generateProject({ models, out: join(OUT, 'projects', `n${models}`), seed });
+  const project = generateProject({ models, out: join(OUT, 'projects', `n${models}`), seed, discard: moveToTrash });
   const generateMs = performance.now() - genStarted;
   const editedFile = join(project.dir, 'models', readdirSync(join(project.dir, 'models')).filter((d) => !d.includes('.')).sort()[0]);
   const firstModel = join(editedFile, readdirSync(editedFile).filter((f) => f.endsWith('.sql')).sort()[0]);
@@ -315,7 +334,12 @@ function main(): void {
 
   const smokeModels = Number(values.smoke);
   const smoke = smokeModels > 0 ? smokeBuild(smokeModels, Number(values.seed)) : undefined;
-  const results = sizes.map((n) => measureSize(n, reps, Number(values.seed), values.profile));
+  let results: SizeResult[];
+  try {
+    results = sizes.map((n) => measureSize(n, reps, Number(values.seed), values.profile));
+  } finally {
+    rmSync(TRASH, { recursive: true, force: true });
+  }
   process.stdout.write(`\n${table(results)}\n`);
 
   const date = new Date().toISOString().slice(0, 10);

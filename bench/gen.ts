@@ -21,6 +21,8 @@ export interface GenOptions {
   models: number;
   out: string;
   seed?: number;
+  /** How an earlier generated project at `out` is removed (default: deleted). */
+  discard?: (dir: string) => void;
 }
 
 export interface GenSummary {
@@ -273,7 +275,7 @@ export function generateProject(opts: GenOptions): GenSummary {
     if (!existsSync(marker) || !readFileSync(marker, 'utf8').startsWith(GENERATED_MARK)) {
       throw new Error(`${dir} is not empty and was not made by bench/gen.ts; refusing to overwrite it`);
     }
-    rmSync(dir, { recursive: true, force: true });
+    (opts.discard ?? ((d) => rmSync(d, { recursive: true, force: true })))(dir);
   }
   let files = 0;
   const write = (rel: string, text: string) => {
