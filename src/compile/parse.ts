@@ -17,7 +17,7 @@ import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
 import { applyParseEntry, buildsRelation, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, relationClashError, relationKey, type Pending } from './modelNodes.js';
-import { renderInWorker } from './parseInWorker.js';
+import { startParseWorker } from './parseInWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
 import { contractSpec } from '../project/contracts.js';
@@ -47,7 +47,12 @@ export interface ParseOptions {
   shared: Omit<SharedServices, 'macros' | 'graph' | 'vars' | 'target' | 'projectName' | 'adapterType'>;
   cache?: ParseCache;
   /** Render parse misses (models and tests) on a worker thread too, when there are at least `minNodes` of them. */
-  parallel?: { workerUrl: URL; minNodes: number };
+  parallel?: {
+    workerUrl: URL;
+    minNodes: number;
+    /** Start the worker before the nodes are known (a cold parse of a large project is sure to use it). */
+    startEarly?: boolean;
+  };
 }
 
 export interface ParsedProject {
@@ -107,6 +112,7 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const setup = rendererSetup(opts);
   const renderer = createParseRenderer(setup, project.vars, () => graphVariable(parsed));
   const identity = nodeIdentity;
+  const earlyWorker = opts.parallel?.startEarly ? startParseWorker(opts.parallel.workerUrl, setup, project.vars, opts.shared.log) : undefined;
 
   // Every model, analysis and seed by name as its file is read (before registration), to catch clashes.
   const claimed = new Map<string, (SqlNode | SeedNode)[]>();
@@ -212,8 +218,9 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const split = Math.ceil(modelMisses / 2);
   const onWorker = useWorker ? misses.filter((p, i) => (i < modelMisses ? i >= split : (i - modelMisses) % 2 === 1)) : [];
   const workerIds = new Set(onWorker.map((p) => p.node.uniqueId));
+  if (!useWorker) earlyWorker?.stop();
   const workerJob = useWorker
-    ? renderInWorker(opts.parallel!.workerUrl, setup, project.vars, onWorker.map(identityOf), opts.shared.log)
+    ? (earlyWorker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)).render(onWorker.map(identityOf))
     : undefined;
   const renderOne = (p: Pending): ParseEntry => {
     try {

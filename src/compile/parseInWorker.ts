@@ -12,13 +12,23 @@ export interface WorkerJob {
   cancel(): void;
 }
 
-export function renderInWorker(workerUrl: URL, setup: ParseRendererSetup, vars: Vars, identities: NodeIdentity[], log: LogSink): WorkerJob {
+/** A started parse worker: it sets up its renderer at once and renders when given the nodes. */
+export interface ParseWorker {
+  render(identities: NodeIdentity[]): WorkerJob;
+  /** Stop a worker that will not be given nodes. */
+  stop(): void;
+}
+
+/**
+ * Start the worker before the nodes to render are known (while the main thread reads schema YAML), so its
+ * start-up (0.3–0.4 s of module loading) is not on the way.
+ */
+export function startParseWorker(workerUrl: URL, setup: ParseRendererSetup, vars: Vars, log: LogSink): ParseWorker {
   const { log: _log, runStartedAt, ...shared } = setup.shared;
   void _log;
   const input: ParseWorkerInput = {
     setup: { ...setup, shared: { ...shared, runStartedAt: runStartedAt.toISOString() } },
     vars: vars.snapshot(),
-    identities,
   };
   const worker = new Worker(workerUrl, { workerData: input });
   const result = new Promise<[string, ParseEntry][]>((resolve, reject) => {
@@ -34,11 +44,18 @@ export function renderInWorker(workerUrl: URL, setup: ParseRendererSetup, vars: 
       if (code !== 0) reject(new Error(`internal: the parse worker stopped with code ${code}`));
     });
   });
+  // Until render() hands it out, a failure must not surface as an unhandled rejection.
+  result.catch(() => undefined);
+  // Waiting for nodes, it must not keep the process alive (a YAML error may end the parse first). After
+  // the listeners above: adding a 'message' listener refs the worker again.
+  worker.unref();
+  const stop = () => void worker.terminate();
   return {
-    result,
-    cancel: () => {
-      result.catch(() => undefined);
-      void worker.terminate();
+    render: (identities) => {
+      worker.ref();
+      worker.postMessage(identities);
+      return { result, cancel: stop };
     },
+    stop,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The parse worker: renders a share of a large project's models on the second core. It receives the
- * renderer setup and the node identities, and answers with parse entries (or the first error), plus the
- * log lines templates wrote, for the main thread to print.
+ * renderer setup when it starts and the node identities in a message, and answers with parse entries (or
+ * the first error), plus the log lines templates wrote, for the main thread to print.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { KilnError } from '../errors.js';
@@ -13,7 +13,6 @@ import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from '
 export interface ParseWorkerInput {
   setup: Omit<ParseRendererSetup, 'shared'> & { shared: Omit<ParseRendererSetup['shared'], 'log' | 'runStartedAt'> & { runStartedAt: string } };
   vars: VarsSnapshot;
-  identities: NodeIdentity[];
 }
 
 export type SerializedError = { kind: KilnError['kind']; message: string; location?: KilnError['location']; hint?: string; node?: string };
@@ -24,16 +23,18 @@ export interface ParseWorkerOutput {
   error?: SerializedError;
 }
 
-function run(input: ParseWorkerInput): ParseWorkerOutput {
-  const logs: ParseWorkerOutput['logs'] = [];
-  const setup: ParseRendererSetup = {
-    ...input.setup,
-    shared: { ...input.setup.shared, runStartedAt: new Date(input.setup.shared.runStartedAt), log: (level, message, node) => logs.push({ level, message, node }) },
-  };
-  const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {} }));
+const input = workerData as ParseWorkerInput;
+const logs: ParseWorkerOutput['logs'] = [];
+const setup: ParseRendererSetup = {
+  ...input.setup,
+  shared: { ...input.setup.shared, runStartedAt: new Date(input.setup.shared.runStartedAt), log: (level, message, node) => logs.push({ level, message, node }) },
+};
+const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {} }));
+
+function run(identities: NodeIdentity[]): ParseWorkerOutput {
   const entries: [string, ParseEntry][] = [];
   try {
-    for (const identity of input.identities) entries.push([identity.uniqueId, renderParseEntry(renderer, identity)]);
+    for (const identity of identities) entries.push([identity.uniqueId, renderParseEntry(renderer, identity)]);
   } catch (e) {
     const error: SerializedError = e instanceof KilnError
       ? { kind: e.kind, message: e.message, location: e.location, hint: e.hint, node: e.node }
@@ -43,4 +44,5 @@ function run(input: ParseWorkerInput): ParseWorkerOutput {
   return { entries, logs };
 }
 
-parentPort!.postMessage(run(workerData as ParseWorkerInput));
+// The nodes come in one message, once the main thread knows them (the worker may start before).
+parentPort!.once('message', (identities: NodeIdentity[]) => parentPort!.postMessage(run(identities)));

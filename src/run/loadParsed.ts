@@ -105,7 +105,9 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
     ...opts,
     cache,
     // The worker exists only in the built package (tests that run sources parse on one thread).
-    parallel: existsSync(fileURLToPath(workerUrl)) ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES } : undefined,
+    parallel: existsSync(fileURLToPath(workerUrl))
+      ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES, startEarly: (!cache || cache.isEmpty) && project.models.length * 3 >= PARALLEL_PARSE_MIN_NODES }
+      : undefined,
   });
   const graph = buildGraph(parsed);
   if (cache) opts.reporter.debug(`parse cache: ${cache.hits} hit${cache.hits === 1 ? '' : 's'}, ${cache.misses} miss${cache.misses === 1 ? '' : 'es'}`);

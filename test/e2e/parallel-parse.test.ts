@@ -54,6 +54,18 @@ describe('parse on a worker thread', () => {
     expect(bad.stderr).toContain("models/schema.yml:5:32: unknown generic test 'uniqe'");
   });
 
+  it('stops a worker started before the nodes were known when too few need rendering, and after a YAML error', async () => {
+    // 12 models are enough to start the worker early (models × 3 ≥ 36) but fewer renders than 37.
+    let dir = project();
+    let r = await runKiln(['compile', '--no-partial-parse', '--debug'], dir, { KILN_PARSE_WORKER_MIN_NODES: '36' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('parse: rendered 12 models, 0 of them on a worker thread');
+    dir = project({ 'models/schema.yml': 'models:\n  - name: m00\n    columns: [\n' });
+    r = await runKiln(['compile', '--no-partial-parse'], dir, WORKER);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('models/schema.yml');
+  });
+
   it('reports an error from the worker half with its file and line', async () => {
     const dir = project({ 'models/m11.sql': 'select 1\n\n{{ missing_macro() }}' });
     const r = await runKiln(['parse', '--no-partial-parse'], dir, WORKER);
