@@ -11,6 +11,7 @@ import { buildContext, newRecord, type ExecuteResolvers, type NodeIdentity, type
 import { createEnvironment, type Env } from './environment.js';
 import { MacroRegistry, RenderScope } from './macros.js';
 import { runTemplate, type CompiledTemplate } from './nunjucksInternals.js';
+import { TemplateShapes } from './templateShapes.js';
 import { translateTemplateError } from './templateErrors.js';
 
 
@@ -25,6 +26,8 @@ export class Renderer {
   readonly scope = new RenderScope();
   readonly macros: MacroRegistry;
   private readonly templates = new Map<string, CompiledTemplate>();
+  /** Node templates of one structure share their generated code (see templateShapes.ts). */
+  readonly shapes: TemplateShapes;
 
   constructor(
     macroFiles: readonly MacroFile[],
@@ -34,6 +37,7 @@ export class Renderer {
     private readonly sharedFactory: (renderer: Renderer) => SharedServices,
   ) {
     this.env = createEnvironment();
+    this.shapes = new TemplateShapes(this.env);
     this.macros = new MacroRegistry(this.env, this.scope, macroFiles, rootPackage, adapterPrefixes, dispatchConfig);
     this.macros.installGlobals();
   }
@@ -54,7 +58,7 @@ export class Renderer {
     let t = this.templates.get(key);
     if (!t) {
       try {
-        t = new nunjucks.Template(node.rawCode, this.env, node.file, true) as unknown as CompiledTemplate;
+        t = this.shapes.compile(node.rawCode, node.file) as unknown as CompiledTemplate;
       } catch (e) {
         throw translateTemplateError(e, node.file, `${node.resourceType} '${node.name}'`, node.uniqueId, 'syntax');
       }

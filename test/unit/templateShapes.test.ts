@@ -1,0 +1,122 @@
+/**
+ * Templates compiled through a shared shape must behave exactly as if compiled on their own: the shape's
+ * code with this template's literals and positions put back must be, character for character, the code
+ * Nunjucks generates for the template itself.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import nunjucks from 'nunjucks';
+import { describe, expect, it } from 'vitest';
+import { createEnvironment } from '../../src/compile/environment.js';
+import { TemplateShapes } from '../../src/compile/templateShapes.js';
+
+const require = createRequire(import.meta.url);
+const compiler = require('nunjucks/src/compiler') as { compile(src: string, asyncFilters: unknown, extensions: unknown, name: string, opts: object): string };
+
+/** How Nunjucks spells a string literal in generated code (compileLiteral). */
+function jsString(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/\u2028/g, '\\u2028')}"`;
+}
+
+function ordinaryCode(env: nunjucks.Environment, src: string, path: string): string {
+  const e = env as unknown as { asyncFilters: unknown; extensionsList: unknown; opts: object };
+  return compiler.compile(src, e.asyncFilters, e.extensionsList, path, e.opts);
+}
+
+function filesUnder(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== 'node_modules' && name !== 'target' && name !== 'dbt_packages') filesUnder(p, out);
+    } else if (name.endsWith('.sql')) out.push(p);
+  }
+  return out;
+}
+
+const TRICKY = [
+  "select {{ ref('a') }} from x",
+  "{{ config(materialized='table', tags=['a', 'b'], meta={'owner': 'x', \"k\": 1}) }}select 1",
+  "{% set d = {'a': 1, 'b': {'c': 'x'}} %}{{ d['a'] }} {{ d.b.c }} {{ d.get('a') }}",
+  "{{ 'x,y'.split(',') | join('-') }} {{ 'abc'.upper() }} {{ \"it's\" }}",
+  '{%- if var("flag", "no") == "yes" -%}\n  yes\n{%- else -%}\n  no\n{%- endif %}\ntail',
+  "{% raw %}{{ not rendered }}{% endraw %} {# comment #} text",
+  "{% macro m(a, b='d') %}[{{ a }}|{{ b }}]{% endmacro %}{{ m('x') }}{{ m('y', b='z') }}",
+  "{% call m2() %}inner{% endcall %}{% macro m2() %}<{{ caller() }}>{% endmacro %}",
+  "{% for x in ['a', 'b'] %}{{ loop.index }}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}",
+  "{% set s %}captured 'text'{% endset %}{{ s | trim }}{% do log('hi') %}",
+  "{{ x is string }} {{ 3 is divisibleby 3 }} {{ none is none }} {{ 'a' in ['a'] }}",
+  "text with \"quotes\" and \\ backslash\tand tab\n{{ 'multi\nline' }}",
+  '{{ "a" ~ "b" }} {{ 1 + 2 }} {{ [1, 2][0] }} {{ (1, 2) }}',
+  '',
+  'plain SQL only',
+];
+
+describe('template shapes', () => {
+  const env = createEnvironment();
+  const corpus = [
+    ...TRICKY.map((src, i) => ({ path: `tricky_${i}.sql`, src })),
+    ...[join('test', 'fixtures'), 'models', 'macros'].flatMap((d) => filesUnder(d)).map((p) => ({ path: p, src: readFileSync(p, 'utf8') })),
+  ];
+
+  it('generate, with the literals and positions put back, the code of an ordinary compile', () => {
+    const shapes = new TemplateShapes(env);
+    let shared = 0;
+    const unshared: string[] = [];
+    for (const { path, src } of corpus) {
+      let ordinary: string;
+      try {
+        ordinary = ordinaryCode(env, src, path);
+      } catch {
+        expect(shapes.shape(src, path)).toBeUndefined();
+        continue;
+      }
+      const shaped = shapes.shape(src, path);
+      if (!shaped) {
+        unshared.push(path);
+        continue;
+      }
+      shared++;
+      const back = shaped.code
+        .replace(/__kiln_lits\[(\d+)\]/g, (_m, i: string) => jsString(shaped.lits[Number(i)]))
+        .replace(/__kiln_pos\[(\d+)\]/g, (_m, i: string) => String(shaped.pos[Number(i)]));
+      expect(back, path).toBe(ordinary);
+    }
+    // Nearly every template can be shared (those that cannot are compiled as usual).
+    // Methods called on a string literal ('x,y'.split(…)): Nunjucks spells the literal into the call's name.
+    expect(unshared).toEqual(['tricky_3.sql']);
+    expect(shared).toBeGreaterThan(30);
+  });
+
+  it('render each template with its own text, strings and error positions', () => {
+    const shapes = new TemplateShapes(env);
+    const render = (src: string, ctx: object = {}) => (shapes.compile(src, 'm.sql') as unknown as { render(c: object): string }).render(ctx);
+    expect(render("select * from {{ t('orders') }} where x = 'a'", { t: (n: string) => `T_${n}` })).toBe("select * from T_orders where x = 'a'");
+    expect(render("select * from {{ t('items') }} where y = 'b'", { t: (n: string) => `T_${n}` })).toBe("select * from T_items where y = 'b'");
+    expect(shapes.shapes).toBe(1);
+    expect(render("{{ {'k': 'v', 'w': 'z'}['w'] }}")).toBe('z');
+    expect(render("{{ {'a': 'v', 'b': 'z'}['a'] }}")).toBe('v');
+    expect(render("{{ 'x,y'.split(',') | join('-') }}")).toBe('x-y');
+    // A runtime error is told at this template's own line and column, as by an ordinary compile.
+    const fail = (t: unknown) => {
+      try {
+        (t as { render(c: object): string }).render({ boom: () => { throw new Error('boom'); } });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    for (const src of ['a\n{{ boom() }}', 'a\n\n\n  {{ boom() }}', "x {{ 'y' }}\n{{ boom() }}"]) {
+      expect(fail(shapes.compile(src, 'm.sql'))).toBe(fail(new nunjucks.Template(src, env, 'm.sql', true)));
+    }
+    expect(fail(shapes.compile('a\n\n\n  {{ boom() }}', 'm.sql'))).toContain('[Line 3, Column 9]');
+  });
+
+  it('compile templates holding the stand-ins themselves the ordinary way', () => {
+    const shapes = new TemplateShapes(env);
+    expect(shapes.shape('select 917350000001 as n', 'a.sql')).toBeUndefined();
+    expect(shapes.shape('select \u00010\u0001', 'a.sql')).toBeUndefined();
+    const t = shapes.compile('select 917350000001 as n', 'a.sql') as unknown as { render(c: object): string };
+    expect(t.render({})).toBe('select 917350000001 as n');
+  });
+});
