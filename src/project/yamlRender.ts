@@ -69,7 +69,8 @@ export function renderYamlTree(
   skipKeys: ReadonlySet<string> = new Set(),
   path: (string | number)[] = [],
 ): unknown {
-  if (typeof value === 'string') return renderYamlString(value, ctx, locate(path));
+  // Located only when there is something to render (finding a position walks the YAML document).
+  if (typeof value === 'string') return value.includes('{{') || value.includes('{%') ? renderYamlString(value, ctx, locate(path)) : value;
   if (Array.isArray(value)) return value.map((v, i) => renderYamlTree(v, ctx, locate, skipKeys, [...path, i]));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
