@@ -129,6 +129,12 @@ export const commands: Record<string, CommandFn> = {
   async compile(flags, _args, opts) {
     return withInvocation('compile', flags, async (inv) => {
       const wh = await inv.openWarehouse({ connectLazily: true });
+      // Saving the parse state waits for the compiled files only when nothing renders at compile time: a
+      // template rendering now may change what it can reach (`config.get('tags').append(…)`, `graph`), and
+      // that must not go into the snapshot.
+      if (typeof opts.inline === 'string' || [...inv.parsed.nodes.values()].some((n) => 'needsExecuteRender' in n && n.needsExecuteRender)) {
+        inv.saveParseState();
+      }
       if (typeof opts.inline === 'string') {
         out(await compileInline(inv, opts.inline));
         return 0;

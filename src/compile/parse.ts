@@ -17,7 +17,7 @@ import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
 import { applyParseEntry, buildsRelation, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, relationClashError, relationKey, type Pending } from './modelNodes.js';
-import { startParseWorker } from './parseInWorker.js';
+import { startParseWorker, type ParseWorker } from './parseInWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
 import { contractSpec } from '../project/contracts.js';
@@ -101,6 +101,18 @@ export function targetContext(t: TargetInfo) {
 }
 
 export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
+  const setup = rendererSetup(opts);
+  const earlyWorker = opts.parallel?.startEarly ? startParseWorker(opts.parallel.workerUrl, setup, opts.project.vars, opts.shared.log) : undefined;
+  try {
+    return await parseWith(opts, setup, earlyWorker);
+  } catch (e) {
+    // Not needed after all; stopped so that a long-lived process does not keep it.
+    earlyWorker?.stop();
+    throw e;
+  }
+}
+
+async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, earlyWorker: ParseWorker | undefined): Promise<ParsedProject> {
   const { project, target } = opts;
   const diags = project.diagnostics;
   const nodes = new Map<string, GraphNode>();
@@ -109,10 +121,8 @@ export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
 
   let parsed: ParsedProject;
   const invocation = invocationValues(opts.shared);
-  const setup = rendererSetup(opts);
   const renderer = createParseRenderer(setup, project.vars, () => graphVariable(parsed));
   const identity = nodeIdentity;
-  const earlyWorker = opts.parallel?.startEarly ? startParseWorker(opts.parallel.workerUrl, setup, project.vars, opts.shared.log) : undefined;
 
   // Every model, analysis and seed by name as its file is read (before registration), to catch clashes.
   const claimed = new Map<string, (SqlNode | SeedNode)[]>();

@@ -84,8 +84,10 @@ function extract(ast: AstNode): Extracted {
       node.value = `${MARK}${lits.length - 1}${MARK}`;
     }
     for (const field of node.fields) {
-      // A Pair's key may be an object literal key; a LookupVal's val is an attribute name.
-      const keep = (node.typename === 'Pair' && field === 'key') || (node.typename === 'LookupVal' && field === 'val');
+      // A Pair's key may be an object literal key; a LookupVal's val is an attribute name; a FunCall's
+      // name is spelt (through Kiln's _getNodeName) into the call's name for error messages.
+      const keep = (node.typename === 'Pair' && field === 'key') || (node.typename === 'LookupVal' && field === 'val') ||
+        (node.typename === 'FunCall' && field === 'name');
       const child = node[field];
       if (Array.isArray(child)) {
         for (const c of child) if (isNode(c)) visit(c, keep);

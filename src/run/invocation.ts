@@ -166,7 +166,14 @@ export class Invocation {
       stopEnvRecording();
     }
     const { parsed, graph } = state;
-    const selectors = loadYamlSelectors(project.selectorsYaml);
+    let selectors: SelectorDefinitions;
+    try {
+      selectors = loadYamlSelectors(project.selectorsYaml);
+    } catch (e) {
+      // The parse itself is good: keep it for the run after selectors.yml is fixed.
+      state.save();
+      throw e;
+    }
     for (const w of project.diagnostics.warnings) opts.reporter.warn(w);
     const inv = new Invocation(opts, project, resolved, targetConfig, factory, target, parsed, graph, selectors, redactor, invocationId, startedAt);
     inv.parseSeconds = (performance.now() - started) / 1000;
@@ -228,8 +235,11 @@ export class Invocation {
   }
 
   async close(): Promise<void> {
-    this.saveParseState();
-    if (this.warehouse) await this.warehouse.compiler.flush().finally(() => this.warehouse?.adapter.close());
-    this.warehouse = undefined;
+    try {
+      this.saveParseState();
+    } finally {
+      if (this.warehouse) await this.warehouse.compiler.flush().finally(() => this.warehouse?.adapter.close());
+      this.warehouse = undefined;
+    }
   }
 }

@@ -300,6 +300,18 @@ describe('compiled files', () => {
 });
 
 describe('what a cached parse must not freeze', () => {
+  it('what a template changes while compiling (the parse state is saved before such renders)', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': "name: shop\nmodels:\n  shop:\n    +tags: ['base']\n",
+      'models/a.sql': "{% if execute %}{% do config.get('tags').append('exec_tag') %}{% endif %}\nselect 1 as x",
+    });
+    await compile(dir);
+    const parse = await runKiln(['parse'], dir);
+    expect(parse.code).toBe(0);
+    expect(manifest(dir).nodes['model.shop.a'].tags).toEqual(['base']);
+    expect((await runKiln(['ls', '--select', 'tag:exec_tag'], dir)).stdout).not.toContain('shop.a');
+  });
+
   it('flags, as the command that runs sees them', async () => {
     const dir = makeProject({
       'kiln_project.yml': 'name: shop\n',

@@ -106,7 +106,7 @@ describe('template shapes', () => {
       }
       return 'no error';
     };
-    for (const src of ['a\n{{ boom() }}', 'a\n\n\n  {{ boom() }}', "x {{ 'y' }}\n{{ boom() }}"]) {
+    for (const src of ['a\n{{ boom() }}', 'a\n\n\n  {{ boom() }}', "x {{ 'y' }}\n{{ boom() }}", '{{ "a\\\\b"() }}']) {
       expect(fail(shapes.compile(src, 'm.sql'))).toBe(fail(new nunjucks.Template(src, env, 'm.sql', true)));
     }
     expect(fail(shapes.compile('a\n\n\n  {{ boom() }}', 'm.sql'))).toContain('[Line 3, Column 9]');
