@@ -2,6 +2,7 @@
  * The CLI commands. Each returns its exit code; a KilnError is printed (file:line, what to do) in the chosen
  * log format and maps to its exit code.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { KilnError, errorMessage } from '../errors.js';
@@ -9,7 +10,7 @@ import { findProjectFile } from '../project/projectFile.js';
 import { profileSearchPath } from '../project/profiles.js';
 import type { GraphNode, ResourceType } from '../project/nodes.js';
 import type { SqlNode } from '../project/nodes.js';
-import { writeManifest } from '../run/artifacts.js';
+import { reuseManifestFor, writeManifest } from '../run/artifacts.js';
 import { Invocation, KILN_VERSION, type InvocationOptions } from '../run/invocation.js';
 import { readRetryPlan, type RetryableCommand } from '../run/retry.js';
 import { runNodes, summarizeProject } from '../run/runNodes.js';
@@ -129,18 +130,30 @@ export const commands: Record<string, CommandFn> = {
   async compile(flags, _args, opts) {
     return withInvocation('compile', flags, async (inv) => {
       const wh = await inv.openWarehouse({ connectLazily: true });
+      const rendersNow = [...inv.parsed.nodes.values()].some((n) => 'needsExecuteRender' in n && n.needsExecuteRender);
       // Saving the parse state waits for the compiled files only when nothing renders at compile time: a
       // template rendering now may change what it can reach (`config.get('tags').append(…)`, `graph`), and
       // that must not go into the snapshot.
-      if (typeof opts.inline === 'string' || [...inv.parsed.nodes.values()].some((n) => 'needsExecuteRender' in n && n.needsExecuteRender)) {
-        inv.saveParseState();
-      }
+      if (typeof opts.inline === 'string' || rendersNow) inv.saveParseState();
       if (typeof opts.inline === 'string') {
         out(await compileInline(inv, opts.inline));
         return 0;
       }
       const ids = inv.select(['model', 'analysis', 'snapshot', 'test']);
       const started = performance.now();
+      const reporter = inv.opts.reporter;
+      // Nothing to do when the last compile was of this very parse, its files are intact and manifest.json is
+      // the one it wrote: compiled SQL follows from the parse alone when nothing renders at compile time.
+      // Keyed by the selection too: `compile -s a` after a whole compile would otherwise keep its manifest.
+      const compileKey = inv.parseIdentity && createHash('sha1').update(`${inv.parseIdentity.key}\0${ids.join('\n')}`).digest('hex');
+      const previous = compileKey && !rendersNow ? wh.compiler.previousCompile(compileKey, ids) : undefined;
+      if (previous && reuseManifestFor(inv, previous)) {
+        inv.saveParseState();
+        reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
+        reporter.info(`Compiled ${ids.length} node${ids.length === 1 ? '' : 's'} in ${((performance.now() - started) / 1000).toFixed(2)}s: the same parse as the last compile, whose files and manifest.json are unchanged`);
+        if (ids.length === 1 && flags.logFormat !== 'json') out((await wh.compiler.compile(inv.graph.node(ids[0]) as SqlNode)).sql);
+        return 0;
+      }
       // Like dbt, one node that fails to compile does not stop the others; every error is reported.
       const failures: KilnError[] = [];
       for (const id of ids) {
@@ -152,6 +165,7 @@ export const commands: Record<string, CommandFn> = {
         }
       }
       const compileSeconds = (performance.now() - started) / 1000;
+      if (compileKey && failures.length === 0) wh.compiler.recordCompile(compileKey);
       // The compiled files are being written on the writer thread; this thread saves the parse state and
       // the manifest meanwhile.
       const artifactsStarted = performance.now();
@@ -160,7 +174,6 @@ export const commands: Record<string, CommandFn> = {
       const artifactsSeconds = (performance.now() - artifactsStarted) / 1000;
       const flushStarted = performance.now();
       await wh.compiler.flush();
-      const reporter = inv.opts.reporter;
       // Phase timings, so benchmarks can tell parsing and compiling from writing artifacts.
       reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
       reporter.info(

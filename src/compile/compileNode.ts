@@ -127,13 +127,50 @@ export class NodeCompiler {
     const hash = sqlHash(sql);
     // Without the index's vouching (--no-partial-parse) every file is written, and still recorded: the
     // next run's index must know what is in the file now.
-    const index = (this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json')));
+    const index = this.openIndex();
     if (this.useIndex && index.holds(file, hash)) return hash;
     // A file the index knows is replaced by a rename, which changes its folder's stat: an index restored
     // from elsewhere (a CI cache of target/) then cannot vouch for a file rewritten since.
     this.writer.add({ file, sql, replace: index.knows(file) });
     this.queuedHashes.set(file, hash);
     return hash;
+  }
+
+  private openIndex(): CompiledIndex {
+    return (this.index ??= CompiledIndex.open(join(this.compiledDir!, '..', 'kiln_compiled_index.json')));
+  }
+
+  /**
+   * What the last recorded `kiln compile` produced for `ids` (unique id → SQL hash of everything it
+   * compiled), when it compiled them under the same key (of the parse and the selection; see the compile
+   * command) and each compiled file still holds that
+   * SQL. Compiling again would produce the same: compiled SQL follows from the parsed nodes alone unless a
+   * node renders at execute time, which the caller rules out. Undefined when that cannot be vouched for.
+   */
+  previousCompile(key: string, ids: readonly string[]): Map<string, string> | undefined {
+    if (!this.compiledDir || !this.useIndex) return undefined;
+    const index = this.openIndex();
+    const nodes = index.lastCompile(key);
+    if (!nodes) return undefined;
+    const hashes = new Map<string, string>();
+    for (const [id, file, hash] of nodes) {
+      if (file && !index.holds(file, hash)) return undefined;
+      hashes.set(id, hash);
+    }
+    return ids.every((id) => hashes.has(id)) ? hashes : undefined;
+  }
+
+  /** Record this compile (everything compiled so far) as made under `key`, for previousCompile(). */
+  recordCompile(key: string): void {
+    if (!this.compiledDir || !this.useIndex) return;
+    const nodes: [string, string, string][] = [];
+    for (const [id, c] of this.finished) {
+      const node = this.parsed.nodes.get(id) as SqlNode | undefined;
+      if (!node) return;
+      const written = node.config.materialized !== 'ephemeral';
+      nodes.push([id, written ? join(this.compiledDir, node.packageName, compiledFileOf(node)) : '', c.sqlHash ?? sqlHash(c.sql)]);
+    }
+    this.openIndex().recordCompile({ key, nodes });
   }
 
   /** Wait until every compiled file is written and save the index; throws the first write error. */

@@ -25,6 +25,12 @@ interface StoredDir {
   files: [string, FileEntry][];
 }
 
+/** A whole compile: [unique id, compiled file (empty for ephemeral models), SQL hash] of every node compiled. */
+interface LastCompile {
+  key: string;
+  nodes: [string, string, string][];
+}
+
 const VERSION = 2;
 
 /** A compiled file's content hash (crypto.hash: one call, no Hash object per file). */
@@ -49,13 +55,28 @@ export class CompiledIndex {
   private constructor(
     private readonly path: string,
     private readonly dirs: Map<string, DirEntry>,
+    private compile: LastCompile | undefined,
   ) {}
 
   /** The index at `path` (an empty one when it is missing or unreadable). */
   static open(path: string): CompiledIndex {
-    const data = readJsonIfAny<{ version: number; dirs: [string, StoredDir][] }>(path);
+    const data = readJsonIfAny<{ version: number; dirs: [string, StoredDir][]; compile?: LastCompile }>(path);
     const dirs = data?.version === VERSION ? data.dirs : [];
-    return new CompiledIndex(path, new Map(dirs.map(([d, e]) => [d, { mtimeMs: e.mtimeMs, ino: e.ino, files: new Map(e.files) }])));
+    const compile = data?.version === VERSION ? data.compile : undefined;
+    return new CompiledIndex(path, new Map(dirs.map(([d, e]) => [d, { mtimeMs: e.mtimeMs, ino: e.ino, files: new Map(e.files) }])), compile);
+  }
+
+  /**
+   * The SQL hash of each node `kiln compile` compiled under parse key `key`, when it was the last compile
+   * recorded and its files are all still as written (see NodeCompiler.previousCompile).
+   */
+  lastCompile(key: string): LastCompile['nodes'] | undefined {
+    return this.compile?.key === key ? this.compile.nodes : undefined;
+  }
+
+  recordCompile(compile: LastCompile | undefined): void {
+    this.compile = compile;
+    this.dirty = true;
   }
 
   private dirUnchanged(dir: string, entry: DirEntry): boolean {
@@ -137,7 +158,7 @@ export class CompiledIndex {
     this.touchedDirs.clear();
     if (!this.dirty) return;
     const dirs: [string, StoredDir][] = [...this.dirs].map(([d, e]) => [d, { mtimeMs: e.mtimeMs, ino: e.ino, files: [...e.files] }]);
-    writeJsonAtomic(this.path, { version: VERSION, dirs });
+    writeJsonAtomic(this.path, { version: VERSION, dirs, compile: this.compile });
     this.dirty = false;
   }
 }

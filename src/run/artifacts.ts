@@ -142,6 +142,17 @@ function entryFingerprint(inv: Invocation, n: GraphNode): string {
 }
 
 /**
+ * Keep manifest.json as it is (metadata refreshed) when it was written for this parse and exactly these
+ * compiled SQL hashes (unique id → hash, as NodeCompiler.previousCompile gives them). False when it was not.
+ */
+export function reuseManifestFor(inv: Invocation, hashes: ReadonlyMap<string, string>): boolean {
+  const keys = inv.parseIdentity;
+  if (!keys) return false;
+  const compiled = new Map([...hashes].map(([id, h]) => [id, { sql: '', sqlHash: h }]));
+  return reuseManifest(inv.targetDir, manifestKey(keys.key, !!inv.warehouse, compiled), manifestMetadata(inv));
+}
+
+/**
  * manifest.json, streamed section by section with the layout of JSON.stringify of dbt's manifest; entries
  * that did not change are copied from the previous file (see manifestReuse.ts).
  */

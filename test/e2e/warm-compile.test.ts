@@ -128,6 +128,43 @@ describe('warm outputs', () => {
   });
 });
 
+describe('a compile of the same parse as the last one', () => {
+  const SAME = 'the same parse as the last compile';
+
+  it('does nothing while the compiled files and manifest are as that compile left them', async () => {
+    const dir = makeProject(PROJECT);
+    expect(await compile(dir)).not.toContain(SAME);
+    const manifestBefore = manifest(dir);
+    expect(await compile(dir)).toContain(SAME);
+    expect(manifest(dir).nodes).toEqual(manifestBefore.nodes);
+    expect(manifest(dir).metadata.invocation_id).not.toBe(manifestBefore.metadata.invocation_id);
+
+    // A compiled file removed, or the manifest changed, by someone else: compiled and written again.
+    unlinkSync(join(dir, 'target/compiled/shop/models/a.sql'));
+    expect(await compile(dir)).not.toContain(SAME);
+    expect(compiledA(dir)).toContain("'eu' as region");
+    expect(await compile(dir)).toContain(SAME);
+    writeFileSync(join(dir, 'target/manifest.json'), '{}');
+    expect(await compile(dir)).not.toContain(SAME);
+    expect(manifest(dir).nodes['model.shop.a']).toBeDefined();
+
+    // Another selection, or another value of an env var the parse read, is another compile.
+    const selected = await runKiln(['compile', '--debug', '-s', 'a'], dir);
+    expect(selected.stdout).not.toContain(SAME);
+    expect((await runKiln(['compile', '--debug', '-s', 'a'], dir)).stdout).toContain(SAME);
+    expect(await compile(dir)).not.toContain(SAME);
+    expect(await compile(dir, { REGION: 'us' })).not.toContain(SAME);
+    expect(compiledA(dir)).toContain("'us' as region");
+  });
+
+  it('is compiled again when any template renders at compile time', async () => {
+    const dir = makeProject({ ...PROJECT, 'models/c.sql': '{% if execute %}select 3 as id{% else %}select 0 as id{% endif %}' });
+    await compile(dir);
+    expect(await compile(dir)).not.toContain(SAME);
+    expect(readFileSync(join(dir, 'target/compiled/shop/models/c.sql'), 'utf8')).toBe('select 3 as id');
+  });
+});
+
 describe('kiln compile connects on first use', () => {
   it('opens no warehouse for a project that never queries it, and connects for one that does', async () => {
     const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
