@@ -10,7 +10,7 @@ import { findProjectFile } from '../project/projectFile.js';
 import { profileSearchPath } from '../project/profiles.js';
 import type { GraphNode, ResourceType } from '../project/nodes.js';
 import type { SqlNode } from '../project/nodes.js';
-import { reuseManifestFor, writeManifest } from '../run/artifacts.js';
+import { reuseManifestWithKey, writeManifest } from '../run/artifacts.js';
 import { Invocation, KILN_VERSION, type InvocationOptions } from '../run/invocation.js';
 import { readRetryPlan, type RetryableCommand } from '../run/retry.js';
 import { runNodes, summarizeProject } from '../run/runNodes.js';
@@ -146,8 +146,8 @@ export const commands: Record<string, CommandFn> = {
       // the one it wrote: compiled SQL follows from the parse alone when nothing renders at compile time.
       // Keyed by the selection too: `compile -s a` after a whole compile would otherwise keep its manifest.
       const compileKey = inv.parseIdentity && createHash('sha1').update(`${inv.parseIdentity.key}\0${ids.join('\n')}`).digest('hex');
-      const previous = compileKey && !rendersNow ? wh.compiler.previousCompile(compileKey, ids) : undefined;
-      if (previous && reuseManifestFor(inv, previous)) {
+      const previous = compileKey && !rendersNow ? wh.compiler.previousCompile(compileKey) : undefined;
+      if (previous && reuseManifestWithKey(inv, previous)) {
         inv.saveParseState();
         reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
         reporter.info(`Compiled ${ids.length} node${ids.length === 1 ? '' : 's'} in ${((performance.now() - started) / 1000).toFixed(2)}s: the same parse as the last compile, whose files and manifest.json are unchanged`);
@@ -165,15 +165,14 @@ export const commands: Record<string, CommandFn> = {
         }
       }
       const compileSeconds = (performance.now() - started) / 1000;
-      if (compileKey && failures.length === 0) wh.compiler.recordCompile(compileKey);
       // The compiled files are being written on the writer thread; this thread saves the parse state and
       // the manifest meanwhile.
       const artifactsStarted = performance.now();
       inv.saveParseState();
-      writeManifest(inv);
+      const manifestKey = writeManifest(inv);
       const artifactsSeconds = (performance.now() - artifactsStarted) / 1000;
       const flushStarted = performance.now();
-      await wh.compiler.flush();
+      await wh.compiler.flush(compileKey && manifestKey && failures.length === 0 ? { key: compileKey, manifestKey } : undefined);
       // Phase timings, so benchmarks can tell parsing and compiling from writing artifacts.
       reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
       reporter.info(

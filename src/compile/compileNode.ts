@@ -10,7 +10,7 @@ import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { closeMatches } from '../suggest.js';
-import { CompiledIndex, sqlHash } from './compiledIndex.js';
+import { CompiledIndex, sqlHash, type LastCompile } from './compiledIndex.js';
 import { CompiledFileWriter } from './compiledWriter.js';
 import type { ExecuteResolvers, NodeIdentity, RenderOverrides } from './context.js';
 import type { ParsedProject } from './parse.js';
@@ -141,43 +141,25 @@ export class NodeCompiler {
   }
 
   /**
-   * What the last recorded `kiln compile` produced for `ids` (unique id → SQL hash of everything it
-   * compiled), when it compiled them under the same key (of the parse and the selection; see the compile
-   * command) and each compiled file still holds that
-   * SQL. Compiling again would produce the same: compiled SQL follows from the parsed nodes alone unless a
-   * node renders at execute time, which the caller rules out. Undefined when that cannot be vouched for.
+   * The manifest key of the last recorded `kiln compile`, when it was made under the same key (of the parse
+   * and the selection; see the compile command) and its compiled files are still as it left them. Compiling
+   * again would then produce the same: compiled SQL follows from the parsed nodes alone unless a node
+   * renders at execute time, which the caller rules out.
    */
-  previousCompile(key: string, ids: readonly string[]): Map<string, string> | undefined {
+  previousCompile(key: string): string | undefined {
     if (!this.compiledDir || !this.useIndex) return undefined;
-    const index = this.openIndex();
-    const nodes = index.lastCompile(key);
-    if (!nodes) return undefined;
-    const hashes = new Map<string, string>();
-    for (const [id, file, hash] of nodes) {
-      if (file && !index.holds(file, hash)) return undefined;
-      hashes.set(id, hash);
-    }
-    return ids.every((id) => hashes.has(id)) ? hashes : undefined;
+    return this.openIndex().lastCompile(key);
   }
 
-  /** Record this compile (everything compiled so far) as made under `key`, for previousCompile(). */
-  recordCompile(key: string): void {
-    if (!this.compiledDir || !this.useIndex) return;
-    const nodes: [string, string, string][] = [];
-    for (const [id, c] of this.finished) {
-      const node = this.parsed.nodes.get(id) as SqlNode | undefined;
-      if (!node) return;
-      const written = node.config.materialized !== 'ephemeral';
-      nodes.push([id, written ? join(this.compiledDir, node.packageName, compiledFileOf(node)) : '', c.sqlHash ?? sqlHash(c.sql)]);
-    }
-    this.openIndex().recordCompile({ key, nodes });
-  }
-
-  /** Wait until every compiled file is written and save the index; throws the first write error. */
-  async flush(): Promise<void> {
+  /**
+   * Wait until every compiled file is written and save the index; throws the first write error. With
+   * `compile`, this was a whole `kiln compile`, recorded for previousCompile() once its files are written.
+   */
+  async flush(compile?: LastCompile): Promise<void> {
     const { written, error } = await this.writer.finish();
     for (const [file, size, mtimeMs] of written) this.index!.written(file, this.queuedHashes.get(file)!, { size, mtimeMs });
     this.queuedHashes.clear();
+    if (compile && !error && this.compiledDir && this.useIndex) this.openIndex().recordCompile(compile);
     this.index?.save();
     if (error) {
       throw new KilnError('runtime', `could not write compiled SQL under ${this.compiledDisplayDir}: ${error}`, {

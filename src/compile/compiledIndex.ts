@@ -25,10 +25,10 @@ interface StoredDir {
   files: [string, FileEntry][];
 }
 
-/** A whole compile: [unique id, compiled file (empty for ephemeral models), SQL hash] of every node compiled. */
-interface LastCompile {
+/** A whole `kiln compile`: its key (parse and selection) and the key of the manifest it wrote. */
+export interface LastCompile {
   key: string;
-  nodes: [string, string, string][];
+  manifestKey: string;
 }
 
 const VERSION = 2;
@@ -67,14 +67,17 @@ export class CompiledIndex {
   }
 
   /**
-   * The SQL hash of each node `kiln compile` compiled under parse key `key`, when it was the last compile
-   * recorded and its files are all still as written (see NodeCompiler.previousCompile).
+   * The manifest key of the last `kiln compile`, when it was made under `key` and no compiled file was
+   * written or removed since: every folder is as it was then (see NodeCompiler.previousCompile).
    */
-  lastCompile(key: string): LastCompile['nodes'] | undefined {
-    return this.compile?.key === key ? this.compile.nodes : undefined;
+  lastCompile(key: string): string | undefined {
+    if (this.compile?.key !== key) return undefined;
+    for (const [dir, entry] of this.dirs) if (!this.dirUnchanged(dir, entry)) return undefined;
+    return this.compile.manifestKey;
   }
 
-  recordCompile(compile: LastCompile | undefined): void {
+  /** Record a whole compile; any later write forgets it. */
+  recordCompile(compile: LastCompile): void {
     this.compile = compile;
     this.dirty = true;
   }
@@ -135,6 +138,8 @@ export class CompiledIndex {
     this.verifiedIn(dir).add(name);
     this.touchedDirs.add(dir);
     this.dirty = true;
+    // The files are no longer what the recorded compile left.
+    this.compile = undefined;
   }
 
   save(): void {

@@ -142,26 +142,23 @@ function entryFingerprint(inv: Invocation, n: GraphNode): string {
 }
 
 /**
- * Keep manifest.json as it is (metadata refreshed) when it was written for this parse and exactly these
- * compiled SQL hashes (unique id → hash, as NodeCompiler.previousCompile gives them). False when it was not.
+ * Keep manifest.json as it is (metadata refreshed) when it is still the one written with key `key` (as
+ * writeManifest returned it). False when it is not.
  */
-export function reuseManifestFor(inv: Invocation, hashes: ReadonlyMap<string, string>): boolean {
-  const keys = inv.parseIdentity;
-  if (!keys) return false;
-  const compiled = new Map([...hashes].map(([id, h]) => [id, { sql: '', sqlHash: h }]));
-  return reuseManifest(inv.targetDir, manifestKey(keys.key, !!inv.warehouse, compiled), manifestMetadata(inv));
+export function reuseManifestWithKey(inv: Invocation, key: string): boolean {
+  return reuseManifest(inv.targetDir, key, manifestMetadata(inv));
 }
 
 /**
  * manifest.json, streamed section by section with the layout of JSON.stringify of dbt's manifest; entries
  * that did not change are copied from the previous file (see manifestReuse.ts).
  */
-export function writeManifest(inv: Invocation): void {
+export function writeManifest(inv: Invocation): string | undefined {
   const meta = manifestMetadata(inv);
   const warehouseOpen = !!inv.warehouse;
   const keys = inv.parseIdentity;
   const key = keys ? manifestKey(keys.key, warehouseOpen, inv.warehouse?.compiler.finished) : undefined;
-  if (key && reuseManifest(inv.targetDir, key, meta)) return;
+  if (key && reuseManifest(inv.targetDir, key, meta)) return key;
   const entriesKey = keys ? createHash('sha1').update(`${keys.baseKey}\0${warehouseOpen}`).digest('hex') : undefined;
 
   const nodes: GraphNode[] = [];
@@ -209,6 +206,7 @@ export function writeManifest(inv: Invocation): void {
     throw e;
   }
   inv.opts.reporter.debug(`manifest: ${w.reused} entries kept from the previous manifest, ${w.serialized} written`);
+  return key;
 }
 
 export function writeRunResults(inv: Invocation, results: readonly NodeResult[], elapsedSeconds: number): void {
