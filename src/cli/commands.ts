@@ -142,11 +142,11 @@ export const commands: Record<string, CommandFn> = {
       const ids = inv.select(['model', 'analysis', 'snapshot', 'test']);
       const started = performance.now();
       const reporter = inv.opts.reporter;
-      // Nothing to do when the last compile was of this very parse, its files are intact and manifest.json is
-      // the one it wrote: compiled SQL follows from the parse alone when nothing renders at compile time.
-      // Keyed by the selection too: `compile -s a` after a whole compile would otherwise keep its manifest.
+      // Nothing to write when the last compile was of this very parse, its files are intact, what it rendered
+      // at compile time comes out the same and manifest.json is the one it wrote. Keyed by the selection
+      // too: `compile -s a` after a whole compile would otherwise keep its manifest.
       const compileKey = inv.parseIdentity && createHash('sha1').update(`${inv.parseIdentity.key}\0${ids.join('\n')}`).digest('hex');
-      const previous = compileKey && !rendersNow ? wh.compiler.previousCompile(compileKey) : undefined;
+      const previous = compileKey ? await wh.compiler.previousCompile(compileKey) : undefined;
       if (previous && reuseManifestWithKey(inv, previous)) {
         inv.saveParseState();
         reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
@@ -172,7 +172,8 @@ export const commands: Record<string, CommandFn> = {
       const manifestKey = writeManifest(inv);
       const artifactsSeconds = (performance.now() - artifactsStarted) / 1000;
       const flushStarted = performance.now();
-      await wh.compiler.flush(compileKey && manifestKey && failures.length === 0 ? { key: compileKey, manifestKey } : undefined);
+      const record = compileKey && manifestKey && failures.length === 0 ? { key: compileKey, manifestKey, rendered: wh.compiler.renderedHashes() } : undefined;
+      await wh.compiler.flush(record);
       // Phase timings, so benchmarks can tell parsing and compiling from writing artifacts.
       reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
       reporter.info(

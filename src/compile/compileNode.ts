@@ -141,14 +141,36 @@ export class NodeCompiler {
   }
 
   /**
-   * The manifest key of the last recorded `kiln compile`, when it was made under the same key (of the parse
-   * and the selection; see the compile command) and its compiled files are still as it left them. Compiling
-   * again would then produce the same: compiled SQL follows from the parsed nodes alone unless a node
-   * renders at execute time, which the caller rules out.
+   * Whether the last recorded `kiln compile`, made under the same key (of the parse and the selection; see
+   * the compile command), still stands: its compiled files are as it left them, and the nodes it rendered
+   * at compile time, compiled again now, come out the same. The other nodes' SQL follows from the parse
+   * alone. Returns the key of the manifest that compile wrote, or undefined.
    */
-  previousCompile(key: string): string | undefined {
+  async previousCompile(key: string): Promise<string | undefined> {
     if (!this.compiledDir || !this.useIndex) return undefined;
-    return this.openIndex().lastCompile(key);
+    const last = this.openIndex().lastCompile(key);
+    if (!last || !Array.isArray(last.rendered)) return undefined;
+    for (const [id, hash] of last.rendered) {
+      const node = this.parsed.nodes.get(id) as SqlNode | undefined;
+      if (!node) return undefined;
+      try {
+        const c = await this.compile(node);
+        if ((c.sqlHash ?? sqlHash(c.sql)) !== hash) return undefined;
+      } catch {
+        return undefined; // compiled again by the caller, which reports the error
+      }
+    }
+    return last.manifestKey;
+  }
+
+  /** What recordCompile needs beyond the keys: the SQL hash of each node this compile rendered. */
+  renderedHashes(): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [id, c] of this.finished) {
+      const node = this.parsed.nodes.get(id) as SqlNode | undefined;
+      if (node?.needsExecuteRender) out.push([id, c.sqlHash ?? sqlHash(c.sql)]);
+    }
+    return out;
   }
 
   /**

@@ -29,6 +29,8 @@ interface StoredDir {
 export interface LastCompile {
   key: string;
   manifestKey: string;
+  /** [unique id, SQL hash] of the nodes it rendered at compile time (their SQL may depend on the warehouse). */
+  rendered: [string, string][];
 }
 
 const VERSION = 2;
@@ -67,13 +69,13 @@ export class CompiledIndex {
   }
 
   /**
-   * The manifest key of the last `kiln compile`, when it was made under `key` and no compiled file was
-   * written or removed since: every folder is as it was then (see NodeCompiler.previousCompile).
+   * The last `kiln compile`, when it was made under `key` and no compiled file was written or removed
+   * since: every folder is as it was then (see NodeCompiler.previousCompile).
    */
-  lastCompile(key: string): string | undefined {
+  lastCompile(key: string): LastCompile | undefined {
     if (this.compile?.key !== key) return undefined;
     for (const [dir, entry] of this.dirs) if (!this.dirUnchanged(dir, entry)) return undefined;
-    return this.compile.manifestKey;
+    return this.compile;
   }
 
   /** Record a whole compile; any later write forgets it. */

@@ -157,11 +157,18 @@ describe('a compile of the same parse as the last one', () => {
     expect(compiledA(dir)).toContain("'us' as region");
   });
 
-  it('is compiled again when any template renders at compile time', async () => {
-    const dir = makeProject({ ...PROJECT, 'models/c.sql': '{% if execute %}select 3 as id{% else %}select 0 as id{% endif %}' });
+  it('renders again what renders at compile time, and compiles everything when that changed', async () => {
+    // The env var is read only at compile time (execute is false while parsing): not part of the parse.
+    const c = "{% if execute %}select '{{ env_var('AT_COMPILE', 'one') }}' as v{% else %}select 0 as v{% endif %}";
+    const dir = makeProject({ ...PROJECT, 'models/c.sql': c });
+    const compiledC = () => readFileSync(join(dir, 'target/compiled/shop/models/c.sql'), 'utf8');
     await compile(dir);
-    expect(await compile(dir)).not.toContain(SAME);
-    expect(readFileSync(join(dir, 'target/compiled/shop/models/c.sql'), 'utf8')).toBe('select 3 as id');
+    expect(compiledC()).toBe("select 'one' as v");
+    expect(await compile(dir)).toContain(SAME);
+    expect(await compile(dir, { AT_COMPILE: 'two' })).not.toContain(SAME);
+    expect(compiledC()).toBe("select 'two' as v");
+    expect(manifest(dir).nodes['model.shop.c'].compiled_code).toBe("select 'two' as v");
+    expect(await compile(dir, { AT_COMPILE: 'two' })).toContain(SAME);
   });
 });
 
