@@ -154,15 +154,18 @@ export class ParseCache {
     return ok ? e : undefined;
   }
 
+  /** Keep `entry` (made by this parse's render; it becomes the stored record, not a copy of it). */
   store(node: SqlNode, baseConfig: NodeConfig, project: Project, target: TargetInfo, flags: Record<string, unknown>, entry: ParseEntry): void {
-    this.entries[node.uniqueId] = {
-      ...entry,
+    const values = this.readValues(project, node.packageName, entry.varsRead, entry.envRead);
+    const stored: StoredEntry = Object.assign(entry, {
       flagValues: flagValues(entry.flagsRead, flags),
-      ...this.readValues(project, node.packageName, entry.varsRead, entry.envRead),
+      varValues: values.varValues,
+      envValues: values.envValues,
       checksum: node.checksum,
       configHash: this.hashOf(baseConfig),
       targetHash: entry.targetRead ? this.hashOf(target) : null,
-    };
+    });
+    this.entries[node.uniqueId] = stored;
     this.dirty = true;
   }
 
