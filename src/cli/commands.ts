@@ -2,7 +2,6 @@
  * The CLI commands. Each returns its exit code; a KilnError is printed (file:line, what to do) in the chosen
  * log format and maps to its exit code.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { KilnError, errorMessage } from '../errors.js';
@@ -10,7 +9,8 @@ import { findProjectFile } from '../project/projectFile.js';
 import { profileSearchPath } from '../project/profiles.js';
 import type { GraphNode, ResourceType } from '../project/nodes.js';
 import type { SqlNode } from '../project/nodes.js';
-import { reuseManifestWithKey, writeManifest } from '../run/artifacts.js';
+import { writeManifest } from '../run/artifacts.js';
+import { compileProject } from '../run/compileProject.js';
 import { Invocation, KILN_VERSION, type InvocationOptions } from '../run/invocation.js';
 import { readRetryPlan, type RetryableCommand } from '../run/retry.js';
 import { runNodes, summarizeProject } from '../run/runNodes.js';
@@ -129,62 +129,31 @@ export const commands: Record<string, CommandFn> = {
 
   async compile(flags, _args, opts) {
     return withInvocation('compile', flags, async (inv) => {
-      const wh = await inv.openWarehouse({ connectLazily: true });
-      const rendersNow = [...inv.parsed.nodes.values()].some((n) => 'needsExecuteRender' in n && n.needsExecuteRender);
-      // Saving the parse state waits for the compiled files only when nothing renders at compile time: a
-      // template rendering now may change what it can reach (`config.get('tags').append(…)`, `graph`), and
-      // that must not go into the snapshot.
-      if (typeof opts.inline === 'string' || rendersNow) inv.saveParseState();
       if (typeof opts.inline === 'string') {
+        // Inline SQL renders at compile time: the parse state is saved first (see compileProject).
+        inv.saveParseState();
+        await inv.openWarehouse({ connectLazily: true });
         out(await compileInline(inv, opts.inline));
         return 0;
       }
       const ids = inv.select(['model', 'analysis', 'snapshot', 'test']);
-      const started = performance.now();
+      const result = await compileProject(inv, ids);
       const reporter = inv.opts.reporter;
-      // Nothing to write when the last compile was of this very parse, its files are intact, what it rendered
-      // at compile time comes out the same and manifest.json is the one it wrote. Keyed by the selection
-      // too: `compile -s a` after a whole compile would otherwise keep its manifest.
-      const compileKey = inv.parseIdentity && createHash('sha1').update(`${inv.parseIdentity.key}\0${ids.join('\n')}`).digest('hex');
-      const previous = compileKey ? await wh.compiler.previousCompile(compileKey) : undefined;
-      if (previous && reuseManifestWithKey(inv, previous)) {
-        inv.saveParseState();
-        reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
-        reporter.info(`Compiled ${ids.length} node${ids.length === 1 ? '' : 's'} in ${((performance.now() - started) / 1000).toFixed(2)}s: the same parse as the last compile, whose files and manifest.json are unchanged`);
-        if (ids.length === 1 && flags.logFormat !== 'json') out((await wh.compiler.compile(inv.graph.node(ids[0]) as SqlNode)).sql);
-        return 0;
-      }
-      // Like dbt, one node that fails to compile does not stop the others; every error is reported.
-      const failures: KilnError[] = [];
-      for (const id of ids) {
-        try {
-          await wh.compiler.compile(inv.graph.node(id) as SqlNode);
-        } catch (e) {
-          if (!(e instanceof KilnError)) throw e;
-          failures.push(e);
-        }
-      }
-      const compileSeconds = (performance.now() - started) / 1000;
-      // The compiled files are being written on the writer thread; this thread saves the parse state and
-      // the manifest meanwhile.
-      const artifactsStarted = performance.now();
-      inv.saveParseState();
-      const manifestKey = writeManifest(inv);
-      const artifactsSeconds = (performance.now() - artifactsStarted) / 1000;
-      const flushStarted = performance.now();
-      const record = compileKey && manifestKey && failures.length === 0 ? { key: compileKey, manifestKey, rendered: wh.compiler.renderedHashes() } : undefined;
-      await wh.compiler.flush(record);
+      const nodes = `${ids.length} node${ids.length === 1 ? '' : 's'}`;
       // Phase timings, so benchmarks can tell parsing and compiling from writing artifacts.
       reporter.info(`Parsed in ${inv.parseSeconds.toFixed(2)}s`);
-      reporter.info(
-        `Compiled ${ids.length} node${ids.length === 1 ? '' : 's'} in ${compileSeconds.toFixed(2)}s into ${inv.project.file.targetPath}/compiled/; ` +
-        `saved the parse state and manifest.json in ${artifactsSeconds.toFixed(2)}s; compiled files done ${((performance.now() - flushStarted) / 1000).toFixed(2)}s later`,
-      );
-      if (failures.length) {
-        for (const f of failures) printFatal(flags.logFormat, f);
-        return Math.max(...failures.map((f) => f.exitCode));
+      reporter.info(result.unchanged
+        ? `Compiled ${nodes} in ${result.compileSeconds.toFixed(2)}s: the same parse as the last compile, whose files and manifest.json are unchanged`
+        : `Compiled ${nodes} in ${result.compileSeconds.toFixed(2)}s into ${inv.project.file.targetPath}/compiled/; ` +
+          `saved the parse state and manifest.json in ${result.artifactsSeconds.toFixed(2)}s; compiled files done ${result.flushSeconds.toFixed(2)}s later`);
+      if (result.failures.length) {
+        for (const f of result.failures) printFatal(flags.logFormat, f);
+        return Math.max(...result.failures.map((f) => f.exitCode));
       }
-      if (ids.length === 1 && flags.logFormat !== 'json') out((await wh.compiler.compile(inv.graph.node(ids[0]) as SqlNode)).sql);
+      if (ids.length === 1 && flags.logFormat !== 'json') {
+        const wh = await inv.openWarehouse({ connectLazily: true });
+        out((await wh.compiler.compile(inv.graph.node(ids[0]) as SqlNode)).sql);
+      }
       return 0;
     }, { deferParseSave: true });
   },
