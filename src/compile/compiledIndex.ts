@@ -94,8 +94,13 @@ export class CompiledIndex {
         same = false;
       }
       this.unchangedDirs.set(dir, same);
-      // A folder that changed is checked file by file, then recorded again.
-      if (!same) this.touchedDirs.add(dir);
+      // A folder that changed is checked file by file, then recorded again; the recorded compile no longer
+      // describes it (a command that writes nothing, `kiln show`, would otherwise record its new stat under
+      // that compile's name).
+      if (!same) {
+        this.touchedDirs.add(dir);
+        this.compile = undefined;
+      }
     }
     return same;
   }

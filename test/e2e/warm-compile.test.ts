@@ -157,6 +157,16 @@ describe('a compile of the same parse as the last one', () => {
     expect(compiledA(dir)).toContain("'us' as region");
   });
 
+  it('is not vouched for by a folder another command found changed and recorded again', async () => {
+    const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id', 'models/b.sql': "select * from {{ ref('a') }}" });
+    await compile(dir);
+    unlinkSync(join(dir, 'target/compiled/shop/models/b.sql'));
+    // `kiln show` compiles a (in the same folder) and writes nothing, but records the folder's new stat.
+    expect((await runKiln(['show', '-s', 'a'], dir)).code).toBe(0);
+    expect(await compile(dir)).not.toContain(SAME);
+    expect(readFileSync(join(dir, 'target/compiled/shop/models/b.sql'), 'utf8')).toBe('select * from "shop"."main"."a"');
+  });
+
   it('renders again what renders at compile time, and compiles everything when that changed', async () => {
     // The env var is read only at compile time (execute is false while parsing): not part of the parse.
     const c = "{% if execute %}select '{{ env_var('AT_COMPILE', 'one') }}' as v{% else %}select 0 as v{% endif %}";
