@@ -13,6 +13,7 @@ import type { Vars } from '../project/vars.js';
 import type { AsyncBridge } from './asyncBridge.js';
 import { insideMacro, MacroReturn, pyStr, splitArgs } from './jinja.js';
 import { BUILTIN_PACKAGE, type MacroRegistry } from './macros.js';
+import { pythonModules } from './modules.js';
 import { PLACEHOLDER_INSPECT, placeholderToken, type Placeholder } from './placeholders.js';
 import { Relation, type RelationRenderer, type RelationType } from './relation.js';
 import type { RelationCache } from './relationCache.js';
@@ -502,6 +503,15 @@ export function buildContext(
     get: () => {
       if (!execute) record.needsExecuteRender = true;
       return execute;
+    },
+  });
+  // `modules.datetime.datetime.now()` and the like: what the parse rendered is not what a later compile
+  // would, so such SQL is rendered again at execute time (as dbt renders every model when it compiles).
+  Object.defineProperty(ctx, 'modules', {
+    enumerable: true,
+    get: () => {
+      if (!execute) record.needsExecuteRender = true;
+      return pythonModules;
     },
   });
   // What differs from one invocation to the next. Each flag read is recorded, and so are reads of the

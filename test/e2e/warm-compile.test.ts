@@ -384,6 +384,22 @@ describe('what a cached parse must not freeze', () => {
     expect(compiledTest).toMatch(/select \*\s+from/);
   });
 
+  it('the time a template reads through modules, in the model or in a macro it calls', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'macros/stamp.sql': "{% macro stamp() %}{{ modules.datetime.datetime.now().isoformat() }}{% endmacro %}",
+      'models/a.sql': "select '{{ modules.datetime.datetime.now().isoformat() }}' as t",
+      'models/b.sql': "select '{{ stamp() }}' as t",
+    });
+    const read = (m: string) => readFileSync(join(dir, `target/compiled/shop/models/${m}.sql`), 'utf8');
+    await compile(dir);
+    const first = [read('a'), read('b')];
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await compile(dir)).toContain(RESTORED);
+    expect(read('a')).not.toBe(first[0]);
+    expect(read('b')).not.toBe(first[1]);
+  });
+
   it('load-time warnings (a Python model file) come from the load, not the snapshot', async () => {
     const dir = makeProject({ 'kiln_project.yml': 'name: shop\n', 'models/a.sql': 'select 1 as id' });
     await compile(dir);
