@@ -11,10 +11,11 @@
  * own literals and positions, and every template of that structure reuses it.
  *
  * The stand-ins stay expressions: text and strings become `__kiln_lits[i]`, line and column numbers
- * `__kiln_pos[i]`. Strings whose value the code generator uses as syntax are left as they are: dict keys
- * (object literal keys) and attribute names (`a.b` — the generator spells them into call names for error
- * messages). Whenever a stand-in would not come out as a whole expression, or anything else goes wrong,
- * the template is compiled the ordinary way; so are all templates when this is switched off.
+ * `__kiln_pos[i]`. Strings whose value the code generator spells into syntax or names are left as they
+ * are: dict keys (object literal keys), attribute names (`a.b`) and literals called as functions (both go
+ * into call names for error messages). Whenever a stand-in would not come out as a whole expression, or
+ * anything else goes wrong, the template is compiled the ordinary way. Only the code generation is per
+ * template still; the saving is V8's compiling, once per structure instead of once per template.
  *
  * @example
  *   const shapes = new TemplateShapes(env);
@@ -104,7 +105,7 @@ function isNode(v: unknown): v is AstNode {
 
 export class TemplateShapes {
   private readonly factories = new Map<string, Factory>();
-  /** How many templates were compiled through a shape, and how many shapes there are (for --debug). */
+  /** How many templates were compiled through a shape, and how many shapes there are (for tests and diagnosis). */
   shared = 0;
 
   constructor(private readonly env: nunjucks.Environment) {}
