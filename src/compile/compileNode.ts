@@ -3,9 +3,7 @@
  * a second render only for nodes whose SQL depends on execute-time state. Compiled SQL is written to
  * target/compiled/<project>/<path>.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Connection } from '../adapter.js';
 import { KilnError } from '../errors.js';
 import type { RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
@@ -15,6 +13,7 @@ import { CompiledFileWriter } from './compiledWriter.js';
 import type { ExecuteResolvers, NodeIdentity, RenderOverrides } from './context.js';
 import type { ParsedProject } from './parse.js';
 import { hasPlaceholders, substitutePlaceholders } from './placeholders.js';
+import { workerScript } from './workerScript.js';
 import { Relation, type RelationRenderer } from './relation.js';
 
 export interface CompiledSql {
@@ -30,12 +29,6 @@ export interface CompiledSql {
 }
 
 export const EPHEMERAL_PREFIX = '__dbt__cte__';
-
-/** The writer thread's script; it exists only in the built package (tests that run sources write inline). */
-function writerUrl(): URL | undefined {
-  const url = new URL('./compiledWriterWorker.js', import.meta.url);
-  return existsSync(fileURLToPath(url)) ? url : undefined;
-}
 
 /**
  * A compile with some inputs replaced (a unit test's fixtures, a microbatch batch's filtered upstreams):
@@ -113,7 +106,7 @@ export class NodeCompiler {
   ) {}
 
   private index?: CompiledIndex;
-  private readonly writer = new CompiledFileWriter(writerUrl());
+  private readonly writer = new CompiledFileWriter(workerScript('compiledWriterWorker.js'));
   /** Content hash of each queued file, recorded in the index once it is written. */
   private readonly queuedHashes = new Map<string, string>();
 

@@ -4,15 +4,13 @@
  * otherwise parsed (through the per-model parse cache), and the snapshot written for next time.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { invocationValues } from '../compile/context.js';
 import { builtinMacroFiles, parseProject, restoreParsed, type ParseOptions, type ParsedProject } from '../compile/parse.js';
-import { ParseCache } from '../compile/parseCache.js';
+import { flagValues, ParseCache } from '../compile/parseCache.js';
 import { loadSnapshot, saveDelta, saveSnapshot, snapshotKeys, type ParseReads, type Restored, type SnapshotKeys } from '../compile/parseSnapshot.js';
-import { flagValues } from '../compile/parseCache.js';
 import { reparseFiles } from '../compile/partialParse.js';
+import { workerScript } from '../compile/workerScript.js';
 import { assertAcyclic, buildGraph, resolveParents, restoreGraph, type ProjectGraph } from '../graph/dag.js';
 import type { GraphNode } from '../project/nodes.js';
 import type { Reporter } from './reporter.js';
@@ -100,12 +98,11 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
   const cache = opts.partialParse
     ? ParseCache.open(join(targetDir, 'kiln_parse_cache.json'), ParseCache.globalKey([KILN_VERSION, project.file.yaml.data, macroChecksums, opts.adapterType]))
     : undefined;
-  const workerUrl = new URL('../compile/parseWorker.js', import.meta.url);
+  const workerUrl = workerScript('parseWorker.js');
   const parsed = await parseProject({
     ...opts,
     cache,
-    // The worker exists only in the built package (tests that run sources parse on one thread).
-    parallel: existsSync(fileURLToPath(workerUrl))
+    parallel: workerUrl
       ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES, startEarly: (!cache || cache.isEmpty) && project.models.length * 3 >= PARALLEL_PARSE_MIN_NODES }
       : undefined,
   });
