@@ -24,9 +24,10 @@ export interface CompiledSql {
   /** Ephemeral ancestors' CTEs in dependency order. */
   ctes: { id: string; name: string; sql: string }[];
   sqlHeader?: string;
-  /** sqlHash(sql), when the compiled file was checked or written (saves hashing it again for the manifest). */
-  sqlHash?: string;
 }
+
+/** A node's compile as NodeCompiler keeps it: with sqlHash(sql), taken once (the file check, the manifest). */
+export type FinishedSql = CompiledSql & { sqlHash: string };
 
 export const EPHEMERAL_PREFIX = '__dbt__cte__';
 
@@ -90,9 +91,9 @@ export function injectCtes(sql: string, ctes: readonly { name: string; sql: stri
 }
 
 export class NodeCompiler {
-  private readonly done = new Map<string, Promise<CompiledSql>>();
+  private readonly done = new Map<string, Promise<FinishedSql>>();
   /** Finished compilations, readable synchronously (for the manifest). */
-  readonly finished = new Map<string, CompiledSql>();
+  readonly finished = new Map<string, FinishedSql>();
 
   constructor(
     private readonly parsed: ParsedProject,
@@ -148,7 +149,7 @@ export class NodeCompiler {
       if (!node) return undefined;
       try {
         const c = await this.compile(node);
-        if ((c.sqlHash ?? sqlHash(c.sql)) !== hash) return undefined;
+        if (c.sqlHash !== hash) return undefined;
       } catch {
         return undefined; // compiled again by the caller, which reports the error
       }
@@ -161,7 +162,7 @@ export class NodeCompiler {
     const out: [string, string][] = [];
     for (const [id, c] of this.finished) {
       const node = this.parsed.nodes.get(id) as SqlNode | undefined;
-      if (node?.needsExecuteRender) out.push([id, c.sqlHash ?? sqlHash(c.sql)]);
+      if (node?.needsExecuteRender) out.push([id, c.sqlHash]);
     }
     return out;
   }
@@ -229,7 +230,7 @@ export class NodeCompiler {
    * Compile a node once (later calls share the result). `connection`, when the node is about to be built on
    * it, is the session its execute-time queries run on, so session state (temp tables, SET) carries over.
    */
-  compile(node: SqlNode, connection?: Connection): Promise<CompiledSql> {
+  compile(node: SqlNode, connection?: Connection): Promise<FinishedSql> {
     let p = this.done.get(node.uniqueId);
     if (!p) {
       p = this.compileOnce(node, true, connection);
@@ -292,7 +293,7 @@ export class NodeCompiler {
     return { sql: injectCtes(body, ctes), body, ctes, sqlHeader };
   }
 
-  private async compileOnce(node: SqlNode, write: boolean, connection?: Connection): Promise<CompiledSql> {
+  private async compileOnce(node: SqlNode, write: boolean, connection?: Connection): Promise<FinishedSql> {
     const ephemerals: SqlNode[] = [];
     const noteEphemeral = (n: SqlNode | SeedNode) => {
       if (n.resourceType === 'model' && n.config.materialized === 'ephemeral' && !ephemerals.includes(n)) ephemerals.push(n);
@@ -340,7 +341,7 @@ export class NodeCompiler {
     const sql = injectCtes(body, ctes);
     const hash = write && this.compiledDir && node.config.materialized !== 'ephemeral'
       ? this.writeCompiled(join(this.compiledDir, node.packageName, compiledFileOf(node)), sql)
-      : undefined;
+      : sqlHash(sql);
     // config(sql_header=…) as well as {% call set_sql_header(config) %}; both go before the DDL.
     const configured = typeof node.config.sql_header === 'string' ? node.config.sql_header : undefined;
     const result = { sql, body, ctes, sqlHeader: [configured, sqlHeader].filter((h) => h && h.trim()).join(';\n') || undefined, sqlHash: hash };

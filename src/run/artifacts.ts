@@ -13,7 +13,6 @@ import { KILN_VERSION } from './invocation.js';
 import { formatEventTime } from './microbatch.js';
 import type { NodeResult } from './results.js';
 import { manifestHeader, manifestKey, ManifestWriter, reuseManifest } from './manifestReuse.js';
-import { sqlHash } from '../compile/compiledIndex.js';
 
 const DBT_VERSION_COMPAT = '1.8.0';
 
@@ -138,7 +137,7 @@ function entryFingerprint(inv: Invocation, n: GraphNode): string {
   const compiled = inv.warehouse?.compiler.finished.get(n.uniqueId);
   const file = inv.parseIdentity?.sqlFiles[n.originalFilePath] ?? '';
   const edges = n.resourceType === 'unit_test' ? n.dependsOn.join(',') : '';
-  return `${file}|${compiled ? compiled.sqlHash ?? sqlHash(compiled.sql) : '-'}|${edges}`;
+  return `${file}|${compiled ? compiled.sqlHash : '-'}|${edges}`;
 }
 
 /**

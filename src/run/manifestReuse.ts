@@ -16,7 +16,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { sqlHash } from '../compile/compiledIndex.js';
 import { overwriteHead, readBytes, readJsonIfAny, writeJsonAtomic } from '../project/files.js';
 
 /** kiln_manifest_state.json: small, rewritten on every manifest write. */
@@ -55,12 +54,9 @@ export function manifestHeader(metadata: unknown): string {
  * The key of a manifest's entries: the parse's key, whether relation names came from an open warehouse,
  * and each compiled node's SQL (order-independent: nodes compile in any order under threads).
  */
-export function manifestKey(parseKey: string, warehouseOpen: boolean, compiled: ReadonlyMap<string, { sql: string; sqlHash?: string }> | undefined): string {
+export function manifestKey(parseKey: string, warehouseOpen: boolean, compiled: ReadonlyMap<string, { sqlHash: string }> | undefined): string {
   const h = createHash('sha1').update(`${parseKey}\0${warehouseOpen}`);
-  for (const id of [...(compiled?.keys() ?? [])].sort()) {
-    const c = compiled!.get(id)!;
-    h.update(`\0${id}\0${c.sqlHash ?? sqlHash(c.sql)}`);
-  }
+  for (const id of [...(compiled?.keys() ?? [])].sort()) h.update(`\0${id}\0${compiled!.get(id)!.sqlHash}`);
   return h.digest('hex');
 }
 
