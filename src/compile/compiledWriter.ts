@@ -16,9 +16,10 @@
  *   writer.add({ file: '/p/target/compiled/p/models/a.sql', sql: 'select 1', replace: false });
  *   const { written, error } = await writer.finish();
  */
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { writeAll } from '../project/files.js';
 
 export interface FileWrite {
   file: string;
@@ -55,7 +56,7 @@ export function writeFilesNow(writes: readonly FileWrite[], madeDirs: Set<string
       const fd = openSync(path, 'w');
       let stat;
       try {
-        writeSync(fd, w.sql);
+        writeAll(fd, Buffer.from(w.sql));
         stat = fstatSync(fd);
       } finally {
         closeSync(fd);

@@ -105,7 +105,8 @@ export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): vo
   });
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
+/** Write all of `bytes` to `fd` (one writeSync may write fewer). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
   for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
