@@ -58,6 +58,14 @@ export function flagValues(names: readonly string[], flags: Record<string, unkno
   return JSON.stringify([...names].sort().map((n) => [n, flags[n] ?? null]));
 }
 
+/** `map`'s value for `key`, made (and kept) on first use. */
+function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
+  if (map.has(key)) return map.get(key)!;
+  const v = make();
+  map.set(key, v);
+  return v;
+}
+
 function hash(v: unknown): string {
   return createHash('sha1').update(JSON.stringify(v) ?? 'undefined').digest('hex');
 }
@@ -106,26 +114,20 @@ export class ParseCache {
   }
 
   private varValue(project: Project, pkg: string, name: string): string {
-    const key = `${pkg}\u0000${name}`;
-    let h = this.varHashes.get(key);
-    if (h === undefined) {
+    return memo(this.varHashes, `${pkg}\u0000${name}`, () => {
       try {
-        h = hash(project.vars.get(name, pkg));
+        return hash(project.vars.get(name, pkg));
       } catch {
-        h = UNSET;
+        return UNSET;
       }
-      this.varHashes.set(key, h);
-    }
-    return h;
+    });
   }
 
   private envValue(name: string): string | null {
-    let h = this.envHashes.get(name);
-    if (h === undefined) {
+    return memo(this.envHashes, name, () => {
       const v = process.env[name];
-      this.envHashes.set(name, (h = v === undefined ? null : hash(v)));
-    }
-    return h;
+      return v === undefined ? null : hash(v);
+    });
   }
 
   private readValues(project: Project, pkg: string, varsRead: readonly string[], envRead: readonly string[]): ReadValues {
