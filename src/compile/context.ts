@@ -127,12 +127,17 @@ export interface RenderRecord {
   /** `{% call statement('name') %}` results by name (execute phase). */
   statements: Map<string, { response: QueryResult; table: AgateTable }>;
   sqlHeader?: string;
+  /**
+   * The template read the node's config (config.get, `this`, is_incremental(), `model`), so its render
+   * depends on the base config and not only on the config() calls it made.
+   */
+  configRead: boolean;
 }
 
 export function newRecord(): RenderRecord {
   return {
     refs: [], sources: [], configCalls: {}, placeholders: [], needsExecuteRender: false,
-    varsRead: new Set(), envRead: new Set(), targetRead: false, flagsRead: new Set(), statements: new Map(),
+    varsRead: new Set(), envRead: new Set(), targetRead: false, flagsRead: new Set(), statements: new Map(), configRead: false,
   };
 }
 
@@ -170,7 +175,10 @@ export function buildContext(
 ): Record<string, unknown> {
   const execute = phase === 'execute';
   const pkg = node.packageName;
-  const currentConfig = (): NodeConfig => mergeConfig(node.baseConfig, record.configCalls);
+  const currentConfig = (): NodeConfig => {
+    record.configRead = true;
+    return mergeConfig(node.baseConfig, record.configCalls);
+  };
 
   const addPlaceholder = (p: Placeholder) => {
     record.placeholders.push(p);

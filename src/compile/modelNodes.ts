@@ -63,8 +63,10 @@ export class ProjectConfigs {
     private readonly project: Project,
     private readonly target: TargetPlace,
     private readonly targetVariable: Record<string, unknown>,
+    /** Schema YAML patches; none when configuring models before the YAML is read (a speculative parse). */
+    private readonly patches: Project['patches'] = project.patches,
   ) {
-    for (const [key, patch] of project.patches) {
+    for (const [key, patch] of patches) {
       const versions = patch.resourceType === 'models' ? patch.extra.versions : undefined;
       if (!Array.isArray(versions) || versions.length === 0) continue;
       const pkg = key.split(':')[1];
@@ -111,14 +113,17 @@ export class ProjectConfigs {
     return out ?? config;
   }
 
-  /** The node of a model or analysis file, configured but not yet rendered. */
-  skeleton(file: SqlFile, resourceType: 'model' | 'analysis'): Pending {
+  /**
+   * The node of a model or analysis file, configured but not yet rendered. `speculated` is the file's
+   * skeleton made before schema YAML was read: returned as it is when no YAML entry describes the file.
+   */
+  skeleton(file: SqlFile, resourceType: 'model' | 'analysis', speculated?: Pending): Pending {
     const tree = resourceType === 'model' ? 'models' : 'analyses';
-    const project = this.project;
     const versioned = resourceType === 'model' ? this.versionedFiles.get(`${file.packageName}:${file.name}`) : undefined;
     const name = versioned?.name ?? file.name;
     const fqn = versioned ? [...file.fqn.slice(0, -1), name, `v${String(versioned.version)}`] : file.fqn;
-    const patch = versioned ? project.patches.get(versioned.patchKey) : project.patches.get(patchKey(tree, file.packageName, file.name));
+    const patch = versioned ? this.patches.get(versioned.patchKey) : this.patches.get(patchKey(tree, file.packageName, file.name));
+    if (speculated && !versioned && !patch) return speculated;
     const baseConfig = mergeConfig(
       mergeConfig(mergeConfig(MODEL_DEFAULTS, this.treeConfig(tree, file.packageName, fqn)), patch?.config ?? {}),
       versioned?.config ?? {},

@@ -17,7 +17,8 @@ import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
 import { applyParseEntry, buildsRelation, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, relationClashError, relationKey, type Pending } from './modelNodes.js';
-import { startParseWorker, type ParseWorker } from './parseInWorker.js';
+import { startParseWorker, type ParseWorker, type SharedJob } from './parseInWorker.js';
+import type { SpeculatedRender } from './parseWorker.js';
 import { declareTests, TEST_DEFAULTS, type DeclaredTest } from './testNodes.js';
 import { loadUnitTests, unitTestNodes } from '../project/unitTests.js';
 import { contractSpec } from '../project/contracts.js';
@@ -50,8 +51,13 @@ export interface ParseOptions {
   parallel?: {
     workerUrl: URL;
     minNodes: number;
-    /** Start the worker before the nodes are known (a cold parse of a large project is sure to use it). */
+    /**
+     * Start the worker before the nodes are known (a cold parse of a large project is sure to use it); it
+     * renders models before schema YAML is read.
+     */
     startEarly?: boolean;
+    /** For tests: wait for the worker to take every node before this thread takes any. */
+    workerFirst?: boolean;
   };
 }
 
@@ -102,17 +108,63 @@ export function targetContext(t: TargetInfo) {
 
 export async function parseProject(opts: ParseOptions): Promise<ParsedProject> {
   const setup = rendererSetup(opts);
-  const earlyWorker = opts.parallel?.startEarly ? startParseWorker(opts.parallel.workerUrl, setup, opts.project.vars, opts.shared.log) : undefined;
+  const early = opts.parallel?.startEarly ? startEarly(opts, setup) : undefined;
   try {
-    return await parseWith(opts, setup, earlyWorker);
+    return await parseWith(opts, setup, early);
   } catch (e) {
     // Not needed after all; stopped so that a long-lived process does not keep it.
-    earlyWorker?.stop();
+    early?.worker.stop();
     throw e;
   }
 }
 
-async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, earlyWorker: ParseWorker | undefined): Promise<ParsedProject> {
+/** The worker started before schema YAML is read, rendering the models as they stand without it. */
+interface EarlyStart {
+  worker: ParseWorker;
+  speculation?: {
+    /** Models then analyses, in project order: the skeletons made without schema YAML. */
+    pending: Pending[];
+    job: SharedJob<SpeculatedRender[]>;
+  };
+}
+
+/**
+ * A cold parse of a large project: start the worker, and have it render models while this thread reads
+ * schema YAML (about a second at 10,000 models). Most renders do not read their config, or have no YAML
+ * config, so most survive; parseWith redoes the others once the final skeletons are known.
+ */
+function startEarly(opts: ParseOptions, setup: ParseRendererSetup): EarlyStart {
+  const { project, target } = opts;
+  const worker = startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log);
+  let pending: Pending[];
+  try {
+    const configs = new ProjectConfigs(project, target, targetContext(target), new Map());
+    pending = [...project.models.map((f) => configs.skeleton(f, 'model')), ...project.analyses.map((f) => configs.skeleton(f, 'analysis'))];
+  } catch {
+    // A mistake in the project file's config trees: the parse proper reports it, in its usual order.
+    return { worker };
+  }
+  return { worker, speculation: { pending, job: worker.speculate(pending.map(pendingIdentity)) } };
+}
+
+/** What a parse render of a pending node sees. */
+function pendingIdentity(p: Pending): NodeIdentity {
+  return { ...nodeIdentity(p.node), baseConfig: p.baseConfig };
+}
+
+/**
+ * Whether a render of `speculated` stands for `final`: the same node, and the same base config unless the
+ * render never read it.
+ */
+function speculationHolds(speculated: Pending, final: Pending, configRead: boolean): boolean {
+  if (speculated === final) return true;
+  const a = speculated.node;
+  const b = final.node;
+  if (a.uniqueId !== b.uniqueId || a.name !== b.name || a.fqn.join('.') !== b.fqn.join('.')) return false;
+  return !configRead || JSON.stringify(speculated.baseConfig) === JSON.stringify(final.baseConfig);
+}
+
+async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: EarlyStart | undefined): Promise<ParsedProject> {
   const { project, target } = opts;
   const diags = project.diagnostics;
   const nodes = new Map<string, GraphNode>();
@@ -163,8 +215,8 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, earlyWor
   const renderTreeConfig = configs.renderTreeConfig.bind(configs);
   const versionedFiles = configs.versionedFiles;
 
-  const skeleton = (file: SqlFile, resourceType: 'model' | 'analysis'): Pending => {
-    const p = configs.skeleton(file, resourceType);
+  const skeleton = (file: SqlFile, resourceType: 'model' | 'analysis', speculated?: Pending): Pending => {
+    const p = configs.skeleton(file, resourceType, speculated);
     claim(p.node, { file: file.path });
     return p;
   };
@@ -187,9 +239,10 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, earlyWor
     return { node, baseConfig, patchMeta: {} };
   };
 
+  const speculation = early?.speculation;
   const pending: Pending[] = [
-    ...project.models.map((f) => skeleton(f, 'model')),
-    ...project.analyses.map((f) => skeleton(f, 'analysis')),
+    ...project.models.map((f, i) => skeleton(f, 'model', speculation?.pending[i])),
+    ...project.analyses.map((f, i) => skeleton(f, 'analysis', speculation?.pending[project.models.length + i])),
   ];
   // Snapshots ({% snapshot %} blocks and YAML `relation:` entries) render like models and are ref-able.
   for (const p of snapshotSkeletons({ project, target, diags, treeConfig: (pkg, fqn) => treeConfig('snapshots', pkg, fqn) })) {
@@ -219,44 +272,67 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, earlyWor
     if (hit) results.set(p.node.uniqueId, hit);
     else misses.push(p);
   }
-  const identityOf = (p: Pending): NodeIdentity => ({ ...identity(p.node), baseConfig: p.baseConfig });
-  // Large cold parses render half of the models on a worker thread (the second core).
-  // The worker renders the second half of the models and every other generic test (tests are cheaper).
-  misses.sort((a, b) => Number(!!a.node.testMetadata) - Number(!!b.node.testMetadata));
-  const modelMisses = misses.filter((p) => !p.node.testMetadata).length;
-  const useWorker = opts.parallel !== undefined && misses.length >= opts.parallel.minNodes;
-  const split = Math.ceil(modelMisses / 2);
-  const onWorker = useWorker ? misses.filter((p, i) => (i < modelMisses ? i >= split : (i - modelMisses) % 2 === 1)) : [];
-  const workerIds = new Set(onWorker.map((p) => p.node.uniqueId));
-  if (!useWorker) earlyWorker?.stop();
-  const workerJob = useWorker
-    ? (earlyWorker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)).render(onWorker.map(identityOf))
-    : undefined;
+  // Large parses render on both cores: a worker thread takes nodes from the same queue as this one.
+  // Models the worker rendered early (speculation) come first; they are the first pending nodes.
+  const speculated = speculation?.pending.length ?? 0;
+  const inSpeculation = new Set(pending.slice(0, speculated));
+  const rest = misses.filter((p) => !inSpeculation.has(p));
+  const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length >= opts.parallel.minNodes);
+  const worker = useWorker ? (early?.worker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)) : undefined;
   const renderOne = (p: Pending): ParseEntry => {
     try {
-      return renderParseEntry(renderer, identityOf(p));
+      return renderParseEntry(renderer, pendingIdentity(p));
     } catch (e) {
       if (p.node.testMetadata && e instanceof KilnError) throw genericTestError(e, p.node, renderer);
       throw e;
     }
   };
+  const renderMissing = (p: Pending) => {
+    if (!results.has(p.node.uniqueId)) results.set(p.node.uniqueId, renderOne(p));
+  };
+  const restJob = worker?.render(rest.map(pendingIdentity));
+  let onWorker = 0;
   try {
-    for (const p of misses) if (!workerIds.has(p.node.uniqueId)) results.set(p.node.uniqueId, renderOne(p));
+    // This thread takes from the speculation's queue, then from the rest's; the worker does likewise.
+    if (speculation) {
+      const queue = speculation.job.queue;
+      if (opts.parallel?.workerFirst) await speculation.job.result;
+      for (let i = queue.take(); i !== undefined; i = queue.take()) renderMissing(pending[i]);
+    }
+    if (restJob) {
+      const queue = restJob.queue;
+      if (opts.parallel?.workerFirst) await restJob.result.catch(() => undefined);
+      for (let i = queue.take(); i !== undefined; i = queue.take()) results.set(rest[i].node.uniqueId, renderOne(rest[i]));
+    } else {
+      for (const p of rest) results.set(p.node.uniqueId, renderOne(p));
+    }
+    if (speculation) {
+      for (const [i, entry, configRead, logs] of await speculation.job.result) {
+        const final = pending[i];
+        if (results.has(final.node.uniqueId) || !speculationHolds(speculation.pending[i], final, configRead)) continue;
+        for (const l of logs) opts.shared.log(l.level, l.message, l.node);
+        results.set(final.node.uniqueId, entry);
+        onWorker++;
+      }
+      // What the worker could not render, or rendered with a config the YAML changed.
+      for (let i = 0; i < speculated; i++) renderMissing(pending[i]);
+    }
   } catch (e) {
-    workerJob?.cancel();
+    worker?.stop();
     throw e;
   }
-  if (workerJob) {
-    let entries: [string, ParseEntry][];
+  if (restJob) {
+    let entries: [number, ParseEntry][];
     try {
-      entries = await workerJob.result;
+      entries = await restJob.result;
     } catch (e) {
       // A generic test that failed on the worker is told at its YAML line, as on this thread.
-      const failed = e instanceof KilnError && e.node ? onWorker.find((p) => p.node.uniqueId === e.node) : undefined;
+      const failed = e instanceof KilnError && e.node ? rest.find((p) => p.node.uniqueId === e.node) : undefined;
       if (failed?.node.testMetadata && e instanceof KilnError) throw genericTestError(e, failed.node, renderer);
       throw e;
     }
-    for (const [id, entry] of entries) results.set(id, entry);
+    for (const [i, entry] of entries) results.set(rest[i].node.uniqueId, entry);
+    onWorker += entries.length;
   }
   for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, invocation, results.get(p.node.uniqueId)!);
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
@@ -375,7 +451,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, earlyWor
     for (const name of reads?.envRead ?? []) envRead.add(name);
     for (const name of reads?.flagsRead ?? []) flagsRead.add(name);
   }
-  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker: onWorker.length }, envRead, flagsRead);
+  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker }, envRead, flagsRead);
   return parsed;
 }
 

@@ -1,21 +1,32 @@
-/** Starting the parse worker and turning its answer back into entries, logs and errors. */
+/** Starting the parse worker, sharing jobs with it, and turning its answers back into entries, logs and errors. */
 import { Worker } from 'node:worker_threads';
 import { KilnError } from '../errors.js';
 import type { Vars } from '../project/vars.js';
 import type { LogSink, NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
 import type { ParseRendererSetup } from './parseRender.js';
-import type { ParseWorkerInput, ParseWorkerOutput } from './parseWorker.js';
+import type { ParseWorkerInput, ParseWorkerJob, ParseWorkerOutput, SpeculatedRender } from './parseWorker.js';
+import { WorkQueue } from './workQueue.js';
 
-export interface WorkerJob {
-  result: Promise<[string, ParseEntry][]>;
-  cancel(): void;
+/** A job shared with the worker: this thread takes indices from `queue` too; `result` has what the worker did. */
+export interface SharedJob<T> {
+  queue: WorkQueue;
+  result: Promise<T>;
 }
 
-/** A started parse worker: it sets up its renderer at once and renders when given the nodes. */
+/** A started parse worker: it sets up its renderer at once and renders what it is given. */
 export interface ParseWorker {
-  render(identities: NodeIdentity[]): WorkerJob;
-  /** Stop a worker that will not be given nodes. */
+  /**
+   * Render models before their final identities are known (schema YAML can change their config). The
+   * caller keeps a render only when its identity held, and renders the rest itself.
+   */
+  speculate(identities: NodeIdentity[]): SharedJob<SpeculatedRender[]>;
+  /**
+   * Render nodes; the worker's first error rejects the result. Its log lines are printed when it is done.
+   * The last job: the worker stops after it.
+   */
+  render(identities: NodeIdentity[]): SharedJob<[number, ParseEntry][]>;
+  /** Stop the worker (not needed any more, or the parse failed). */
   stop(): void;
 }
 
@@ -31,31 +42,57 @@ export function startParseWorker(workerUrl: URL, setup: ParseRendererSetup, vars
     vars: vars.snapshot(),
   };
   const worker = new Worker(workerUrl, { workerData: input });
-  const result = new Promise<[string, ParseEntry][]>((resolve, reject) => {
-    worker.once('message', (out: ParseWorkerOutput) => {
-      for (const l of out.logs) log(l.level, l.message, l.node);
-      if (out.error) {
-        const e = out.error;
-        reject(new KilnError(e.kind, e.message, { location: e.location, hint: e.hint, node: e.node }));
-      } else resolve(out.entries);
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`internal: the parse worker stopped with code ${code}`));
-    });
-  });
-  // Until render() hands it out, a failure must not surface as an unhandled rejection.
-  result.catch(() => undefined);
-  // Waiting for nodes, it must not keep the process alive (a YAML error may end the parse first). After
-  // the listeners above: adding a 'message' listener refs the worker again.
+  // Answers come in the order the jobs were sent.
+  const waiting: { resolve: (out: ParseWorkerOutput) => void; reject: (e: unknown) => void }[] = [];
+  let failure: unknown;
+  const fail = (e: unknown) => {
+    failure ??= e;
+    for (const w of waiting.splice(0)) w.reject(failure);
+  };
+  worker.on('message', (out: ParseWorkerOutput) => waiting.shift()?.resolve(out));
+  worker.once('error', fail);
+  worker.once('exit', (code) => fail(new Error(`internal: the parse worker stopped with code ${code}`)));
+  // While it only speculates, it must not keep the process alive (a YAML error may end the parse first).
+  // After the listeners above: adding a 'message' listener refs the worker again.
   worker.unref();
-  const stop = () => void worker.terminate();
+
+  // Each job's result is marked handled where it is made: until the caller awaits it (if ever, after a YAML
+  // error), a failure must not surface as an unhandled rejection.
+  const send = (kind: ParseWorkerJob['kind'], identities: NodeIdentity[]) => {
+    const queue = WorkQueue.create(identities.length);
+    const answer = new Promise<ParseWorkerOutput>((resolve, reject) => {
+      if (failure !== undefined) reject(failure);
+      else waiting.push({ resolve, reject });
+    });
+    const job: ParseWorkerJob = { kind, identities, queue: queue.buffer };
+    worker.postMessage(job);
+    return { queue, answer };
+  };
+
   return {
+    speculate: (identities) => {
+      const { queue, answer } = send('speculate', identities);
+      const result = answer.then((out) => (out.kind === 'speculate' ? out.renders : []));
+      result.catch(() => undefined);
+      return { queue, result };
+    },
     render: (identities) => {
       worker.ref();
-      worker.postMessage(identities);
-      return { result, cancel: stop };
+      const { queue, answer } = send('render', identities);
+      const result = answer.then((out) => {
+        // The last job: the worker would otherwise wait for messages, and keep the process alive.
+        void worker.terminate();
+        if (out.kind !== 'render') return [];
+        for (const l of out.logs) log(l.level, l.message, l.node);
+        if (out.error) {
+          const e = out.error;
+          throw new KilnError(e.kind, e.message, { location: e.location, hint: e.hint, node: e.node });
+        }
+        return out.entries;
+      });
+      result.catch(() => undefined);
+      return { queue, result };
     },
-    stop,
+    stop: () => void worker.terminate(),
   };
 }

@@ -31,8 +31,13 @@ export function createParseRenderer(setup: ParseRendererSetup, vars: Vars, graph
 }
 
 export function renderParseEntry(renderer: Renderer, identity: NodeIdentity): ParseEntry {
+  return renderParseRecorded(renderer, identity).entry;
+}
+
+/** The entry, and whether the render read the node's config (a render that did not holds for any base config). */
+export function renderParseRecorded(renderer: Renderer, identity: NodeIdentity): { entry: ParseEntry; configRead: boolean } {
   const out = renderer.renderParse(identity);
-  return {
+  const entry: ParseEntry = {
     sql: out.sql,
     refs: out.record.refs,
     sources: out.record.sources,
@@ -46,4 +51,5 @@ export function renderParseEntry(renderer: Renderer, identity: NodeIdentity): Pa
     flagsRead: [...out.record.flagsRead],
     sqlHeader: out.record.sqlHeader,
   };
+  return { entry, configRead: out.record.configRead };
 }

@@ -1,14 +1,19 @@
 /**
- * The parse worker: renders a share of a large project's models on the second core. It receives the
- * renderer setup when it starts and the node identities in a message, and answers with parse entries (or
- * the first error), plus the log lines templates wrote, for the main thread to print.
+ * The parse worker: renders a share of a large project's models and tests on the second core. It receives
+ * the renderer setup when it starts, then up to two jobs in messages, each a list of node identities and a
+ * shared queue it takes them from alongside the main thread:
+ *   - `speculate`: the models as they stand before schema YAML is read, sent while the main thread reads it.
+ *     A render that fails is left to the main thread; each render says whether it read the node's config,
+ *     and carries its own log lines, so that the main thread can keep it or redo it.
+ *   - `render`: the nodes the parse needs, final. The first error ends the job.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { KilnError } from '../errors.js';
 import { Vars, type VarsSnapshot } from '../project/vars.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
-import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
+import { createParseRenderer, renderParseEntry, renderParseRecorded, type ParseRendererSetup } from './parseRender.js';
+import { WorkQueue } from './workQueue.js';
 
 export interface ParseWorkerInput {
   setup: Omit<ParseRendererSetup, 'shared'> & { shared: Omit<ParseRendererSetup['shared'], 'log' | 'runStartedAt'> & { runStartedAt: string } };
@@ -17,32 +22,58 @@ export interface ParseWorkerInput {
 
 export type SerializedError = { kind: KilnError['kind']; message: string; location?: KilnError['location']; hint?: string; node?: string };
 
-export interface ParseWorkerOutput {
-  entries: [string, ParseEntry][];
-  logs: { level: 'info' | 'debug' | 'warn'; message: string; node?: string }[];
-  error?: SerializedError;
+export type LogLine = { level: 'info' | 'debug' | 'warn'; message: string; node?: string };
+
+export interface ParseWorkerJob {
+  kind: 'speculate' | 'render';
+  identities: NodeIdentity[];
+  queue: SharedArrayBuffer;
 }
 
+/** One speculative render: the identity's index, its entry, whether it read the config, and its log lines. */
+export type SpeculatedRender = [index: number, entry: ParseEntry, configRead: boolean, logs: LogLine[]];
+
+export type ParseWorkerOutput =
+  | { kind: 'speculate'; renders: SpeculatedRender[] }
+  | { kind: 'render'; entries: [number, ParseEntry][]; logs: LogLine[]; error?: SerializedError };
+
 const input = workerData as ParseWorkerInput;
-const logs: ParseWorkerOutput['logs'] = [];
+let logs: LogLine[] = [];
 const setup: ParseRendererSetup = {
   ...input.setup,
   shared: { ...input.setup.shared, runStartedAt: new Date(input.setup.shared.runStartedAt), log: (level, message, node) => logs.push({ level, message, node }) },
 };
 const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {} }));
 
-function run(identities: NodeIdentity[]): ParseWorkerOutput {
-  const entries: [string, ParseEntry][] = [];
+function speculate(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput {
+  const renders: SpeculatedRender[] = [];
+  for (let i = queue.take(); i !== undefined; i = queue.take()) {
+    logs = [];
+    try {
+      const { entry, configRead } = renderParseRecorded(renderer, identities[i]);
+      renders.push([i, entry, configRead, logs]);
+    } catch {
+      // Perhaps only for want of the YAML's config; the main thread renders it again and reports a real error.
+    }
+  }
+  logs = [];
+  return { kind: 'speculate', renders };
+}
+
+function render(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput {
+  const entries: [number, ParseEntry][] = [];
   try {
-    for (const identity of identities) entries.push([identity.uniqueId, renderParseEntry(renderer, identity)]);
+    for (let i = queue.take(); i !== undefined; i = queue.take()) entries.push([i, renderParseEntry(renderer, identities[i])]);
   } catch (e) {
     const error: SerializedError = e instanceof KilnError
       ? { kind: e.kind, message: e.message, location: e.location, hint: e.hint, node: e.node }
       : { kind: 'compile', message: (e as Error).message ?? String(e) };
-    return { entries, logs, error };
+    return { kind: 'render', entries, logs, error };
   }
-  return { entries, logs };
+  return { kind: 'render', entries, logs };
 }
 
-// The nodes come in one message, once the main thread knows them (the worker may start before).
-parentPort!.once('message', (identities: NodeIdentity[]) => parentPort!.postMessage(run(identities)));
+parentPort!.on('message', (job: ParseWorkerJob) => {
+  const queue = WorkQueue.of(job.queue, job.identities.length);
+  parentPort!.postMessage(job.kind === 'speculate' ? speculate(job.identities, queue) : render(job.identities, queue));
+});

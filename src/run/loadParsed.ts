@@ -22,6 +22,8 @@ import { KILN_VERSION } from '../version.js';
  * 0.1–0.15 s longer with one.
  */
 const PARALLEL_PARSE_MIN_NODES = Number(process.env.KILN_PARSE_WORKER_MIN_NODES ?? 2000);
+/** For tests: this thread waits for the worker's share before taking any, so the worker renders every node. */
+const PARSE_WORKER_FIRST = process.env.KILN_PARSE_WORKER_FIRST === '1';
 
 /** More changed model files than this and a whole parse (with the parse cache) is about as quick. */
 const MAX_PARTIAL_FILES = 200;
@@ -103,7 +105,10 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
     ...opts,
     cache,
     parallel: workerUrl
-      ? { workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES, startEarly: (!cache || cache.isEmpty) && project.models.length * 3 >= PARALLEL_PARSE_MIN_NODES }
+      ? {
+        workerUrl, minNodes: PARALLEL_PARSE_MIN_NODES, workerFirst: PARSE_WORKER_FIRST,
+        startEarly: (!cache || cache.isEmpty) && project.models.length * 3 >= PARALLEL_PARSE_MIN_NODES,
+      }
       : undefined,
   });
   const graph = buildGraph(parsed);

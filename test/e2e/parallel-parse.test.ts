@@ -1,6 +1,9 @@
 /**
- * Large parses render half of the models on a worker thread. The threshold is lowered here so a small
- * project takes that path; results, logs and errors must be the same as on one thread.
+ * Large parses render models on a worker thread too, both threads taking from one queue; a cold parse
+ * starts the worker before schema YAML is read, rendering models as they stand without it. The threshold
+ * is lowered here so a small project takes that path, and KILN_PARSE_WORKER_FIRST makes the worker render
+ * every node it can (the main thread waits), so what it does is certain. Results, logs and errors must be
+ * the same as on one thread.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,24 +23,26 @@ function project(extra: Record<string, string> = {}) {
   return makeProject({ ...files, ...extra });
 }
 
-const WORKER = { KILN_PARSE_WORKER_MIN_NODES: '2' };
+const WORKER = { KILN_PARSE_WORKER_MIN_NODES: '2', KILN_PARSE_WORKER_FIRST: '1' };
+const ONE_THREAD = { KILN_PARSE_WORKER_MIN_NODES: '100000' };
+
+function manifestNodes(dir: string) {
+  const m = JSON.parse(readFileSync(join(dir, 'target/manifest.json'), 'utf8'));
+  return Object.fromEntries(Object.entries(m.nodes as Record<string, { compiled_code: string; tags: string[]; depends_on: unknown; config: unknown }>)
+    .map(([id, n]) => [id, [n.compiled_code, n.tags, n.depends_on, n.config]]));
+}
 
 describe('parse on a worker thread', () => {
   it('produces the same manifest and compiled SQL as a single-threaded parse', async () => {
     const one = project();
     const two = project();
-    expect((await runKiln(['compile', '--no-partial-parse'], one, { KILN_PARSE_WORKER_MIN_NODES: '100000' })).code).toBe(0);
+    expect((await runKiln(['compile', '--no-partial-parse'], one, ONE_THREAD)).code).toBe(0);
     const r = await runKiln(['compile', '--no-partial-parse', '--debug'], two, WORKER);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('parse: rendered 12 models, 6 of them on a worker thread');
-    // log() calls made on the worker are printed too.
-    for (let i = 0; i < 12; i++) expect(r.stdout).toContain(`rendering m${i}`);
-    const nodesOf = (dir: string) => {
-      const m = JSON.parse(readFileSync(join(dir, 'target/manifest.json'), 'utf8'));
-      return Object.fromEntries(Object.entries(m.nodes as Record<string, { compiled_code: string; tags: string[]; depends_on: unknown }>)
-        .map(([id, n]) => [id, [n.compiled_code, n.tags, n.depends_on]]));
-    };
-    expect(nodesOf(two)).toEqual(nodesOf(one));
+    expect(r.stdout).toContain('parse: rendered 12 models, 12 of them on a worker thread');
+    // log() calls made on the worker are printed too, once each.
+    for (let i = 0; i < 12; i++) expect(r.stdout.split(`rendering m${i}\n`).length).toBe(2);
+    expect(manifestNodes(two)).toEqual(manifestNodes(one));
     expect(readFileSync(join(two, 'target/compiled/par/models/m11.sql'), 'utf8')).toBe('select (7 * 2) + 11 as v from "par"."main"."m10"');
   });
 
@@ -46,7 +51,7 @@ describe('parse on a worker thread', () => {
     let dir = project({ 'models/schema.yml': yaml('unique') });
     const r = await runKiln(['compile', '--no-partial-parse', '--debug'], dir, WORKER);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('parse: rendered 14 models, 7 of them on a worker thread');
+    expect(r.stdout).toContain('parse: rendered 14 models, 14 of them on a worker thread');
     expect(readFileSync(join(dir, 'target/compiled/par/models/schema.yml/unique_m00_v.sql'), 'utf8')).toContain('group by v');
     dir = project({ 'models/schema.yml': yaml('uniqe') });
     const bad = await runKiln(['parse', '--no-partial-parse'], dir, WORKER);
@@ -54,14 +59,56 @@ describe('parse on a worker thread', () => {
     expect(bad.stderr).toContain("models/schema.yml:5:32: unknown generic test 'uniqe'");
   });
 
-  it('stops a worker started before the nodes were known when too few need rendering, and after a YAML error', async () => {
-    // 12 models are enough to start the worker early (models × 3 ≥ 36) but fewer renders than 37.
-    let dir = project();
-    let r = await runKiln(['compile', '--no-partial-parse', '--debug'], dir, { KILN_PARSE_WORKER_MIN_NODES: '36' });
+  it('shares the nodes between both threads when neither waits', async () => {
+    const one = project();
+    const two = project();
+    expect((await runKiln(['compile', '--no-partial-parse'], one, ONE_THREAD)).code).toBe(0);
+    const r = await runKiln(['compile', '--no-partial-parse', '--debug'], two, { KILN_PARSE_WORKER_MIN_NODES: '2' });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('parse: rendered 12 models, 0 of them on a worker thread');
-    dir = project({ 'models/schema.yml': 'models:\n  - name: m00\n    columns: [\n' });
-    r = await runKiln(['compile', '--no-partial-parse'], dir, WORKER);
+    // How many each thread takes depends on their speed.
+    expect(r.stdout).toMatch(/parse: rendered 12 models, \d+ of them on a worker thread/);
+    for (let i = 0; i < 12; i++) expect(r.stdout.split(`rendering m${i}\n`).length).toBe(2);
+    expect(manifestNodes(two)).toEqual(manifestNodes(one));
+  });
+
+  it('keeps a render made before schema YAML was read only when the YAML did not change what it saw', async () => {
+    const extra = {
+      // Reads a config the YAML sets: rendered again.
+      'models/owned.sql': "{% do log('owner is ' ~ config.get('owner'), info=True) %}select '{{ config.get('owner') }}' as owner",
+      // Fails without the YAML's config: rendered again, no error.
+      'models/required.sql': "select '{{ config.require('owner') }}' as owner",
+      // Versions named by the YAML: other nodes than their files alone make.
+      'models/dim_v1.sql': "select 1 as v",
+      'models/dim_v2.sql': "select 2 as v, '{{ this.identifier }}' as t",
+      // YAML config that the render does not read: its worker render is kept.
+      'models/schema.yml': [
+        'models:',
+        '  - name: owned', '    config: {owner: alice}',
+        '  - name: required', '    config: {owner: bob}',
+        '  - name: m05', '    config: {tags: [from_yaml]}',
+        '  - name: dim', '    latest_version: 2', '    versions: [{v: 1}, {v: 2}]',
+        '',
+      ].join('\n'),
+    };
+    const one = project(extra);
+    const two = project(extra);
+    expect((await runKiln(['compile', '--no-partial-parse'], one, ONE_THREAD)).code).toBe(0);
+    const r = await runKiln(['compile', '--no-partial-parse', '--debug'], two, WORKER);
+    expect(r.code).toBe(0);
+    // owned, required, dim_v1 and dim_v2 were rendered again on the main thread.
+    expect(r.stdout).toContain('parse: rendered 16 models, 12 of them on a worker thread');
+    expect(r.stdout.split('owner is ').length).toBe(2);
+    expect(r.stdout).toContain('owner is alice');
+    expect(readFileSync(join(two, 'target/compiled/par/models/required.sql'), 'utf8')).toBe("select 'bob' as owner");
+    const nodes = manifestNodes(two);
+    expect(nodes).toEqual(manifestNodes(one));
+    expect(Object.keys(nodes)).toEqual(expect.arrayContaining(['model.par.dim.v1', 'model.par.dim.v2']));
+    expect(nodes['model.par.m05'][1]).toEqual(expect.arrayContaining(['t2', 'from_yaml']));
+  });
+
+  it('stops a worker started before the nodes were known after a YAML error', async () => {
+    const dir = project({ 'models/schema.yml': 'models:\n  - name: m00\n    columns: [\n' });
+    const r = await runKiln(['compile', '--no-partial-parse'], dir, WORKER);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('models/schema.yml');
   });
