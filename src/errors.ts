@@ -8,6 +8,43 @@ export interface SourceLocation {
   file: string;
   line?: number;
   column?: number;
+  /**
+   * A place in a YAML file whose line is worked out only when something asks for it (resolveLocation):
+   * finding positions costs a second, slower reading of the file, which most runs never need.
+   */
+  pending?: PendingPosition;
+}
+
+/** Where in a YAML file, by path: `source` is shared by every location in one file. */
+export interface PendingPosition {
+  source: { absPath?: string };
+  path: (string | number)[];
+  /** The position of the key at `path`, not of its value. */
+  key: boolean;
+}
+
+let positionFinder: ((p: PendingPosition) => { line: number; column: number } | undefined) | undefined;
+
+/** Set by the YAML reader (project/yamlFile.ts), which is the one that can find positions. */
+export function setPositionFinder(find: (p: PendingPosition) => { line: number; column: number } | undefined): void {
+  positionFinder = find;
+}
+
+/** `loc` with its line and column, if it had a pending position: found now, and kept in `loc`. */
+export function resolveLocation<L extends SourceLocation | undefined>(loc: L): L {
+  if (!loc || loc.line !== undefined || !loc.pending) return loc;
+  let found: { line: number; column: number } | undefined;
+  try {
+    found = positionFinder?.(loc.pending);
+  } catch {
+    found = undefined; // the file changed or went away: name the file alone
+  }
+  delete loc.pending;
+  if (found) {
+    loc.line = found.line;
+    loc.column = found.column;
+  }
+  return loc;
 }
 
 export type ErrorKind = 'config' | 'compile' | 'graph' | 'runtime' | 'usage' | 'database';
@@ -27,7 +64,7 @@ export class KilnError extends Error {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'KilnError';
     this.kind = kind;
-    this.location = opts.location;
+    this.location = resolveLocation(opts.location);
     this.hint = opts.hint;
     this.node = opts.node;
   }
@@ -48,6 +85,7 @@ export class KilnError extends Error {
 
 export function formatLocation(loc: SourceLocation | undefined): string {
   if (!loc) return '';
+  resolveLocation(loc);
   let s = loc.file;
   if (loc.line !== undefined) s += `:${loc.line}`;
   if (loc.line !== undefined && loc.column !== undefined) s += `:${loc.column}`;

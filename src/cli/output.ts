@@ -2,7 +2,7 @@
  * Output for people and for CI. The text reporter prints one line per node start/finish with index,
  * relation, status, rows and duration, then a summary; the JSON reporter prints one object per event.
  */
-import { formatWarning, type KilnError, type Warning } from '../errors.js';
+import { formatWarning, resolveLocation, type KilnError, type Warning } from '../errors.js';
 import type { NodeEventInfo, Reporter } from '../run/reporter.js';
 import type { NodeResult } from '../run/results.js';
 import type { BatchEvent } from '../run/microbatch.js';
@@ -204,7 +204,8 @@ export class JsonReporter implements Reporter {
   }
 
   warn(w: Warning): void {
-    this.emit('warn', 'warning', { message: w.message, file: w.location?.file, line: w.location?.line, column: w.location?.column, hint: w.hint });
+    const loc = resolveLocation(w.location);
+    this.emit('warn', 'warning', { message: w.message, file: loc?.file, line: loc?.line, column: loc?.column, hint: w.hint });
   }
 
   debug(message: string, data: Record<string, unknown> = {}): void {

@@ -13,7 +13,7 @@
  * a model. {@link snapshotSpec} turns its config into what the executor needs, or a KilnError naming the file
  * and line and what to do.
  */
-import { KilnError, type SourceLocation } from '../errors.js';
+import { KilnError, resolveLocation, type SourceLocation } from '../errors.js';
 import type { Diagnostics } from '../project/diagnostics.js';
 import { checksum, patchKey, type Project } from '../project/loadProject.js';
 import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
@@ -152,7 +152,7 @@ export function snapshotSkeletons(ctx: SnapshotNodeContext): SnapshotPending[] {
         location: patch.location, hint: 'Keep one definition: remove relation: from the YAML entry, or the {% snapshot %} block.',
       });
     }
-    claim(pkg, patch.name, `${patch.file}:${patch.location.line ?? 1}`, patch.location);
+    claim(pkg, patch.name, `${patch.file}:${resolveLocation(patch.location).line ?? 1}`, patch.location);
     const folders = pkg === project.name ? patch.file.split('/').slice(1, -1) : [];
     out.push(make({
       // path names its compiled file, in a folder named after the YAML file (as for the YAML's generic tests).

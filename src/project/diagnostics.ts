@@ -1,5 +1,5 @@
 /** Collects warnings while a project loads; errors are thrown as KilnError instead. */
-import { KilnError, type SourceLocation, type Warning } from '../errors.js';
+import { KilnError, resolveLocation, type SourceLocation, type Warning } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import { isPlainObject, type YamlFile, type YamlPath } from './yamlFile.js';
 
@@ -7,7 +7,7 @@ export class Diagnostics {
   readonly warnings: Warning[] = [];
 
   warn(message: string, location?: SourceLocation, hint?: string): void {
-    this.warnings.push({ message, location, hint });
+    this.warnings.push({ message, location: resolveLocation(location), hint });
   }
 
   /** Warn about keys of `obj` not in `known`, with a suggestion when one is close. */

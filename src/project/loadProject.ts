@@ -5,7 +5,7 @@
 import { hash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { KilnError } from '../errors.js';
+import { KilnError, resolveLocation } from '../errors.js';
 import { Diagnostics } from './diagnostics.js';
 import { findFiles, type FoundFile } from './files.js';
 import { loadProjectFile, findProjectFile, type ProjectFile } from './projectFile.js';
@@ -168,14 +168,14 @@ export function loadProject(opts: LoadOptions): Project {
     const seenSources = new Map<string, SourceTableSpec>();
     const schemaCache = opts.useCache ? SchemaCache.open(join(dir, file.targetPath, 'kiln_yaml_cache.json')) : undefined;
     for (const { file: f, pkg, diags: pkgDiags, ctx, text, checksum: sum } of yamlFiles) {
-      const contents = readSchemaFile(text, sum, pkg.prefix + f.path, pkgDiags, ctx, schemaCache);
+      const contents = readSchemaFile(text, sum, { display: pkg.prefix + f.path, absPath: f.absPath }, pkgDiags, ctx, schemaCache);
       for (const patch of contents.patches) {
         const key = patchKey(patch.resourceType, pkg.name, patch.name);
         const prev = patches.get(key);
         if (prev) {
           throw new KilnError('config', `${patch.resourceType.replace(/s$/, '')} '${patch.name}' is described twice`, {
             location: patch.location,
-            hint: `It is also described at ${prev.file}:${prev.location.line}. Keep one entry.`,
+            hint: `It is also described at ${prev.file}:${resolveLocation(prev.location).line}. Keep one entry.`,
           });
         }
         patches.set(key, patch);
@@ -188,7 +188,7 @@ export function loadProject(opts: LoadOptions): Project {
         if (prev) {
           throw new KilnError('config', `source table '${src.sourceName}.${src.name}' is defined twice`, {
             location: src.location,
-            hint: `It is also defined at ${prev.file}:${prev.location.line}.`,
+            hint: `It is also defined at ${prev.file}:${resolveLocation(prev.location).line}.`,
           });
         }
         seenSources.set(key, src);
@@ -218,7 +218,9 @@ export function loadProject(opts: LoadOptions): Project {
 }
 
 /** Parse one schema YAML file, or take its result (and replay its warnings) from the cache. */
-function readSchemaFile(text: string, sum: string, display: string, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined): SchemaFileContents {
+function readSchemaFile(
+  text: string, sum: string, { display, absPath }: { display: string; absPath: string }, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined,
+): SchemaFileContents {
   const canCache = cache !== undefined && SchemaCache.cacheable(text);
   const hit = canCache ? cache.get(display, sum) : undefined;
   if (hit) {
@@ -226,7 +228,7 @@ function readSchemaFile(text: string, sum: string, display: string, diags: Diagn
     return hit.contents;
   }
   const local = new Diagnostics();
-  const contents = loadSchemaFile(YamlFile.parse(text, display), local, ctx);
+  const contents = loadSchemaFile(YamlFile.parse(text, display, absPath), local, ctx);
   diags.warnings.push(...local.warnings);
   if (canCache) cache.set(display, { checksum: sum, contents, warnings: local.warnings });
   return contents;

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { KilnError, type SourceLocation } from '../errors.js';
+import { KilnError, resolveLocation, type SourceLocation } from '../errors.js';
 import { closeMatches } from '../suggest.js';
 import { Diagnostics, expectType, stringList } from './diagnostics.js';
 import { findFiles } from './files.js';
@@ -159,7 +159,7 @@ export function loadUnitTests(project: Project, diags: Diagnostics, ctx?: Partia
       if (prev) {
         throw new KilnError('config', `unit test '${spec.name}' of model '${spec.model}' is defined twice`, {
           location: spec.location,
-          hint: `It is also defined at ${prev.originalFilePath}:${prev.location.line}. Rename one of them.`,
+          hint: `It is also defined at ${prev.originalFilePath}:${resolveLocation(prev.location).line}. Rename one of them.`,
         });
       }
       seen.set(key, spec);
@@ -307,7 +307,7 @@ function loadRows(file: FileContext, entry: Record<string, unknown>, path: YamlP
     if (!rows.trim()) fail(yaml, [...path, 'rows'], `rows of ${what} is an empty select`, 'Write a select that lists every column of the input.');
     return { format: fmt, sql: rows, location };
   }
-  const rowsAt = yaml.locate([...path, 'rows']);
+  const rowsAt = resolveLocation(yaml.locate([...path, 'rows']));
   // A block scalar (`rows: |`) starts on the line after its key.
   const node = yaml.doc.getIn([...path, 'rows'], true) as { type?: string } | undefined;
   const firstLine = (rowsAt.line ?? 1) + (node?.type === 'BLOCK_LITERAL' || node?.type === 'BLOCK_FOLDED' ? 1 : 0);

@@ -267,9 +267,16 @@ models:
     expect(readFileSync(join(dir, 'target/run/shop/models/orders.sql'), 'utf8')).not.toContain('references');
     expect(await queryDuckdb(db(dir), "select count(*) as n from duckdb_constraints() where table_name = 'orders' and constraint_type = 'FOREIGN KEY'")).toEqual([{ n: 0 }]);
     // A second run rebuilds customers (rename swap) without a dependency error.
-    const again = await runKiln(['run'], dir);
+    const again = await runKiln(['run', '--debug'], dir);
     expect(again.code).toBe(0);
     expect(await rows(dir, 'orders')).toEqual([{ id: 10, customer_id: 1 }]);
+    // The nodes came from the parse snapshot this time; the YAML line is found again from the file.
+    expect(again.stdout).toContain('parse snapshot');
+    const withoutClock = (lines: string[]) => lines.map((l) => l.replace(/^\d\d:\d\d:\d\d\s+/, ''));
+    expect(withoutClock(again.stderr.split('\n').filter((l) => l.includes('Warning')))).toEqual(withoutClock(warnings));
+    const json = await runKiln(['run', '--log-format', 'json'], dir);
+    const events = json.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; file?: string; line?: number });
+    expect(events.find((e) => e.event === 'warning')).toMatchObject({ file: 'models/schema.yml', line: Number(/schema\.yml:(\d+)/.exec(warnings[0])![1]) });
   });
 
   it('warn_unsupported: false silences the warning', async () => {

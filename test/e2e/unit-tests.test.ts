@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KilnError } from '../../src/errors.js';
+import { KilnError, resolveLocation } from '../../src/errors.js';
 import { Diagnostics } from '../../src/project/diagnostics.js';
 import { isSqlNode, type SqlNode, type UnitTestNode } from '../../src/project/nodes.js';
 import { loadUnitTests, parseInput, unitTestNodes } from '../../src/project/unitTests.js';
@@ -457,12 +457,13 @@ describe('unit tests: nodes', () => {
     });
     expect(h.tests.map((t) => t.uniqueId)).toEqual(['unit_test.shop.customers.t1']);
     const t = h.tests[0];
+    resolveLocation(t.location);
     expect(t).toMatchObject({
       fqn: ['shop', 'marts', 'customers', 't1'], originalFilePath: 'models/marts/unit.yml', path: 'marts/unit.yml',
       description: '{{ not rendered }}', tags: ['fast'], meta: { owner: 'me' }, dependsOn: ['model.shop.customers', 'model.shop.stg_orders'],
       location: { file: 'models/marts/unit.yml', line: 2 },
     });
-    expect(t.given[0].location).toMatchObject({ file: 'models/marts/unit.yml', line: 7 });
+    expect(resolveLocation(t.given[0].location)).toMatchObject({ file: 'models/marts/unit.yml', line: 7 });
   });
 
   it('parses input expressions', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KilnError } from '../../src/errors.js';
+import { KilnError, resolveLocation } from '../../src/errors.js';
 import { Diagnostics } from '../../src/project/diagnostics.js';
 import { loadProject } from '../../src/project/loadProject.js';
 import { ConfigTree, mergeConfig } from '../../src/project/nodeConfig.js';
@@ -138,7 +138,7 @@ describe('schema YAML and sources', () => {
     const patch = project.patches.get('models:shop:orders')!;
     expect(patch.config).toEqual({ materialized: 'table', tags: ['x'] });
     expect(patch.columns[0]).toMatchObject({ name: 'id', dataType: 'integer', tests: ['not_null', 'unique'] });
-    expect(patch.location).toEqual({ file: 'models/schema.yml', line: 3, column: 5 });
+    expect(resolveLocation(patch.location)).toEqual({ file: 'models/schema.yml', line: 3, column: 5 });
     expect(project.sources.map((s) => [s.sourceName, s.name, s.database, s.schema, s.identifier, s.loadedAtField])).toEqual([
       ['raw', 'orders', 'lake', 'raw', 'orders', '_loaded'],
       ['raw', 'people', 'lake', 'raw', 'persons', '_loaded'],
