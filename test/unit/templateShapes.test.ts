@@ -10,6 +10,7 @@ import nunjucks from 'nunjucks';
 import { describe, expect, it } from 'vitest';
 import { createEnvironment } from '../../src/compile/environment.js';
 import { TemplateShapes } from '../../src/compile/templateShapes.js';
+import { BLANK_TEXT, SHARED, templateSkeleton } from '../../src/compile/templateSkeleton.js';
 
 const require = createRequire(import.meta.url);
 const compiler = require('nunjucks/src/compiler') as { compile(src: string, asyncFilters: unknown, extensions: unknown, name: string, opts: object): string };
@@ -127,5 +128,93 @@ describe('template shapes', () => {
     expect(shapes.shape('select \u00010\u0001', 'a.sql')).toBeUndefined();
     const t = shapes.compile('select 917350000001 as n', 'a.sql') as unknown as { render(c: object): string };
     expect(t.render({})).toBe('select 917350000001 as n');
+  });
+});
+
+/**
+ * A sibling of `src`: the same skeleton with every value changed (text and string contents longer, with
+ * more lines; blank text and comments with other whitespace and words), so that every position after the
+ * first value moves.
+ */
+function sibling(src: string): string | undefined {
+  const sk = templateSkeleton(src);
+  if (!sk) return undefined;
+  let out = '';
+  sk.regionStarts.forEach((start, r) => {
+    const end = sk.regionStarts[r + 1] ?? src.length;
+    const raw = src.slice(start, end);
+    const v = sk.regionValues[r];
+    if (v === SHARED) out += raw;
+    else if (v === BLANK_TEXT) out += raw.startsWith('{#') ? `${raw.slice(0, raw.length - 2).replace(/[^-#{]+/, ' another\ncomment ')}#}` : `${raw}\n \n`;
+    else if (raw.trim() === '' || src[start - 1] === "'" || src[start - 1] === '"') out += raw.replace(sk.values[v], `${sk.values[v]}_two`);
+    else out += raw.replace(sk.values[v], `${sk.values[v]}\n  more -- text\n`);
+  });
+  return out;
+}
+
+describe('template skeletons', () => {
+  const env = createEnvironment();
+  const corpus = [
+    ...TRICKY,
+    '{#- lead -#}\n\n{%- set x = 1 -%}\n  {{ x }}  \n{{- "y" -}}\n\n text {# c #} more',
+    "{% if a == 'b' %}one{% elif a == 'c' %}two{% else %}{{ 'x' if y else 'z' }}{% endif %}",
+    "{{ config(alias='a') }}{% set cols = ['id', 'name'] %}select {% for c in cols %}{{ c }}{{ ', ' if not loop.last }}{% endfor %} from {{ ref('x') }}",
+    "{{ x ~ 'dup' ~ 'dup' }} {{ f('dup', k='dup') }}",
+    ...['models', 'macros'].flatMap((d) => filesUnder(d)).map((p) => readFileSync(p, 'utf8')),
+  ];
+
+  it('give a sibling template, from its skeleton alone, the code, literals and positions of its own compile', () => {
+    let checked = 0;
+    for (const src of corpus) {
+      const other = sibling(src);
+      if (other === undefined || other === src || templateSkeleton(other)?.key !== templateSkeleton(src)!.key) continue;
+      const shapes = new TemplateShapes(env);
+      if (!shapes.shape(src, 'a.sql')) continue; // invalid, or not shareable
+      shapes.compile(src, 'a.sql'); // learns the skeleton
+      const fast = shapes.fromSkeleton(other);
+      const own = shapes.shape(other, 'b.sql');
+      if (!fast) continue; // not learnable (a dict key, a literal whose method is called …): compiled as usual
+      expect(own, other).toBeDefined();
+      expect({ code: fast.code, lits: fast.lits, pos: fast.pos }, other).toEqual({ code: own!.code, lits: own!.lits, pos: own!.pos });
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(30);
+  });
+
+  it('render siblings with their own text and trimming, and report errors at their own lines', () => {
+    const shapes = new TemplateShapes(env);
+    const t = (v: string) => v.toUpperCase();
+    const render = (src: string) => (shapes.compile(src, 'm.sql') as unknown as { render(c: object): string }).render({ t });
+    const ordinary = (src: string) => new nunjucks.Template(src, env, 'm.sql', true).render({ t });
+    for (const src of ["a {{- ' b ' -}}   c {#- note -#}  d\n{{ t('x') }}", "aa  {{- ' bb ' -}}\n\n  cc {#- other note -#}\t dd\n\n{{ t('yy') }}"]) {
+      expect(render(src)).toBe(ordinary(src));
+    }
+    expect(render("aa  {{- ' bb ' -}}\n\n  cc {#- other note -#}\t dd\n\n{{ t('yy') }}")).toBe('aa bb ccdd\n\nYY');
+    expect(shapes.skipped).toBe(2);
+    const fail = (t: nunjucks.Template) => {
+      try {
+        t.render({ boom: () => { throw new Error('boom'); } });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    // Errors are told where an ordinary compile tells them (the second template skips the compile).
+    for (const src of ["x {{ 'a' }}\n{{ boom() }}", "xyz\n\n {{ 'abc' }}\n   {{ boom() }}"]) {
+      expect(fail(shapes.compile(src, 'm.sql'))).toBe(fail(new nunjucks.Template(src, env, 'm.sql', true)));
+    }
+    expect(fail(shapes.compile("xyz\n\n {{ 'abc' }}\n   {{ boom() }}", 'm.sql'))).toContain('[Line 3, Column 10]');
+    expect(shapes.skipped).toBe(4);
+  });
+
+  it('have none where the lexer might read the source otherwise', () => {
+    for (const src of ["{{ 'a\\'b' }}", '{% raw %}{{ x }}{% endraw %}', 'a #} b {{ x }}', "{{ 'open }}", '{{ x ', '{# open', '{{ r/a/ }}', '\u0003']) {
+      expect(templateSkeleton(src), src).toBeUndefined();
+    }
+    // A dict key is spelt into the generated code: the skeleton cannot be learned, both compile on their own.
+    const shapes = new TemplateShapes(env);
+    expect((shapes.compile("{{ {'a': 1}['a'] }}", 'm.sql') as unknown as { render(c: object): string }).render({})).toBe('1');
+    expect((shapes.compile("{{ {'b': 2}['b'] }}", 'm.sql') as unknown as { render(c: object): string }).render({})).toBe('2');
+    expect(shapes.skipped).toBe(0);
   });
 });
