@@ -4,7 +4,7 @@
  * and whether `target` the render read, with their values, so changing a var re-parses only the models
  * that read it. Changing any macro file, the project file or Kiln itself drops the whole cache.
  */
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 import { readJsonIfAny, writeJsonAtomic } from '../project/files.js';
 import type { Project } from '../project/loadProject.js';
 import type { NodeConfig } from '../project/nodeConfig.js';
@@ -67,7 +67,7 @@ function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
 }
 
 function hash(v: unknown): string {
-  return createHash('sha1').update(JSON.stringify(v) ?? 'undefined').digest('hex');
+  return cryptoHash('sha1', JSON.stringify(v) ?? 'undefined', 'hex');
 }
 
 export class ParseCache {

@@ -3,7 +3,7 @@
  * `dbt_utils.expression_is_true`, …) and singular tests (`.sql` files in test-paths). Names, unique ids and
  * fqns are formed exactly as dbt forms them, so run_results and selectors read the same in both tools.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { KilnError, type SourceLocation } from '../errors.js';
 import type { Project } from '../project/loadProject.js';
 import type { NodeConfig } from '../project/nodeConfig.js';
@@ -93,7 +93,7 @@ export function pyStr(v: unknown): string {
   return pyRepr(v);
 }
 
-const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
+const md5 = (s: string) => hash('md5', s, 'hex');
 
 /** dbt's hashable form of test metadata: dict keys sorted, every scalar as str(). */
 function hashable(v: unknown): unknown {
