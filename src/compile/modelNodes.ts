@@ -4,7 +4,7 @@
  * parse and by a partial one (only the model files that changed since the parse snapshot).
  */
 import { KilnError } from '../errors.js';
-import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
+import { configInterner, mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
 import { patchKey, type Project, type SqlFile } from '../project/loadProject.js';
 import type { GraphNode, ResolvedRelation, SeedNode, SqlNode } from '../project/nodes.js';
 import { makeEnvVar, renderYamlTree } from '../project/yamlRender.js';
@@ -58,6 +58,7 @@ export class ProjectConfigs {
   readonly versionedFiles = new Map<string, VersionedFile>();
   /** Each distinct Jinja text of the trees renders once. */
   private readonly renderedTreeValues = new Map<string, unknown>();
+  private readonly internConfig = configInterner();
 
   constructor(
     private readonly project: Project,
@@ -124,10 +125,10 @@ export class ProjectConfigs {
     const fqn = versioned ? [...file.fqn.slice(0, -1), name, `v${String(versioned.version)}`] : file.fqn;
     const patch = versioned ? this.patches.get(versioned.patchKey) : this.patches.get(patchKey(tree, file.packageName, file.name));
     if (speculated && !versioned && !patch) return speculated;
-    const baseConfig = mergeConfig(
+    const baseConfig = this.internConfig(mergeConfig(
       mergeConfig(mergeConfig(MODEL_DEFAULTS, this.treeConfig(tree, file.packageName, fqn)), patch?.config ?? {}),
       versioned?.config ?? {},
-    );
+    ));
     const node: SqlNode = {
       uniqueId: `${resourceType}.${file.packageName}.${name}${versioned ? `.v${String(versioned.version)}` : ''}`, resourceType, name,
       version: versioned?.version, latestVersion: versioned?.latest, packageName: file.packageName,

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError, type SourceLocation } from '../errors.js';
 import { checksum, patchKey, type MacroFile, type Project, type SqlFile } from '../project/loadProject.js';
-import { mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
+import { configInterner, mergeConfig, type NodeConfig } from '../project/nodeConfig.js';
 import type { GraphNode, RefCall, SeedNode, SourceNode, SqlNode } from '../project/nodes.js';
 import { builtinMacrosDir } from '../paths.js';
 import { closeMatches } from '../suggest.js';
@@ -211,6 +211,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   };
 
   const configs = new ProjectConfigs(project, target, targetContext(target));
+  const internConfig = configInterner();
   const treeConfig = configs.treeConfig.bind(configs);
   const renderTreeConfig = configs.renderTreeConfig.bind(configs);
   const versionedFiles = configs.versionedFiles;
@@ -235,7 +236,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
       testTemplateArgs: t.templateArgs,
     };
     const yamlConfig = renderTreeConfig(t.config, t.packageName);
-    const baseConfig = mergeConfig(mergeConfig(mergeConfig(TEST_DEFAULTS, treeConfig('tests', t.packageName, t.fqn)), yamlConfig), { tags: t.tags });
+    const baseConfig = internConfig(mergeConfig(mergeConfig(mergeConfig(TEST_DEFAULTS, treeConfig('tests', t.packageName, t.fqn)), yamlConfig), { tags: t.tags }));
     return { node, baseConfig, patchMeta: {} };
   };
 

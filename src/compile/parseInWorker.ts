@@ -8,6 +8,22 @@ import type { ParseRendererSetup } from './parseRender.js';
 import type { ParseWorkerInput, ParseWorkerJob, ParseWorkerOutput, SpeculatedRender } from './parseWorker.js';
 import { WorkQueue } from './workQueue.js';
 
+/**
+ * The identities with each shared template's text (a generic test's, the same for thousands of nodes) sent
+ * once: structured clone copies a string every time it occurs.
+ */
+function withSharedTemplates(identities: NodeIdentity[]): Pick<ParseWorkerJob, 'identities' | 'templates'> {
+  const templates: string[] = [];
+  const index = new Map<string, number>();
+  const compact = identities.map((identity) => {
+    if (!identity.sharedTemplate) return identity;
+    let i = index.get(identity.rawCode);
+    if (i === undefined) index.set(identity.rawCode, (i = templates.push(identity.rawCode) - 1));
+    return { ...identity, rawCode: '', template: i };
+  });
+  return { identities: compact, templates };
+}
+
 /** A job shared with the worker: this thread takes indices from `queue` too; `result` has what the worker did. */
 export interface SharedJob<T> {
   queue: WorkQueue;
@@ -64,7 +80,7 @@ export function startParseWorker(workerUrl: URL, setup: ParseRendererSetup, vars
       if (failure !== undefined) reject(failure);
       else waiting.push({ resolve, reject });
     });
-    const job: ParseWorkerJob = { kind, identities, queue: queue.buffer };
+    const job: ParseWorkerJob = { kind, ...withSharedTemplates(identities), queue: queue.buffer };
     worker.postMessage(job);
     return { queue, answer };
   };

@@ -26,7 +26,9 @@ export type LogLine = { level: 'info' | 'debug' | 'warn'; message: string; node?
 
 export interface ParseWorkerJob {
   kind: 'speculate' | 'render';
-  identities: NodeIdentity[];
+  /** A node of a shared template has its text in `templates`, at `template`, and '' as its raw code. */
+  identities: (NodeIdentity & { template?: number })[];
+  templates: string[];
   queue: SharedArrayBuffer;
 }
 
@@ -45,13 +47,34 @@ const setup: ParseRendererSetup = {
 };
 const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {} }));
 
+/**
+ * Equal name lists become one array: the answer is copied to the main thread by structured clone, which
+ * writes an object shared by many entries once (20,000 tests list the same macros and read no vars).
+ * Nothing changes these lists after the parse.
+ */
+const lists = new Map<string, string[]>();
+function shareLists(entry: ParseEntry): ParseEntry {
+  const same = (list: string[]) => {
+    const key = list.join('\u0000');
+    const known = lists.get(key);
+    if (known) return known;
+    lists.set(key, list);
+    return list;
+  };
+  entry.macros = same(entry.macros);
+  entry.varsRead = same(entry.varsRead);
+  entry.envRead = same(entry.envRead);
+  entry.flagsRead = same(entry.flagsRead);
+  return entry;
+}
+
 function speculate(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput {
   const renders: SpeculatedRender[] = [];
   for (let i = queue.take(); i !== undefined; i = queue.take()) {
     logs = [];
     try {
       const { entry, configRead } = renderParseRecorded(renderer, identities[i]);
-      renders.push([i, entry, configRead, logs]);
+      renders.push([i, shareLists(entry), configRead, logs]);
     } catch {
       // Perhaps only for want of the YAML's config; the main thread renders it again and reports a real error.
     }
@@ -63,7 +86,7 @@ function speculate(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOut
 function render(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput {
   const entries: [number, ParseEntry][] = [];
   try {
-    for (let i = queue.take(); i !== undefined; i = queue.take()) entries.push([i, renderParseEntry(renderer, identities[i])]);
+    for (let i = queue.take(); i !== undefined; i = queue.take()) entries.push([i, shareLists(renderParseEntry(renderer, identities[i]))]);
   } catch (e) {
     const error: SerializedError = e instanceof KilnError
       ? { kind: e.kind, message: e.message, location: e.location, hint: e.hint, node: e.node }
@@ -74,6 +97,7 @@ function render(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput
 }
 
 parentPort!.on('message', (job: ParseWorkerJob) => {
+  for (const identity of job.identities) if (identity.template !== undefined) identity.rawCode = job.templates[identity.template];
   const queue = WorkQueue.of(job.queue, job.identities.length);
   parentPort!.postMessage(job.kind === 'speculate' ? speculate(job.identities, queue) : render(job.identities, queue));
 });
