@@ -134,6 +134,15 @@ export interface RenderRecord {
   configRead: boolean;
 }
 
+/**
+ * A config value a template may change (`config.get('tags').append(…)`) as its own copy: configs share
+ * their lists and maps with the project's defaults and with other nodes' configs, so a change in place
+ * would reach every node (dbt gives each node its own config). Scalars are returned as they are.
+ */
+function ownCopy<T>(value: T): T {
+  return value !== null && typeof value === 'object' ? structuredClone(value) : value;
+}
+
 export function newRecord(): RenderRecord {
   return {
     refs: [], sources: [], configCalls: {}, placeholders: [], needsExecuteRender: false,
@@ -229,11 +238,11 @@ export function buildContext(
     },
     {
       get: (name: string, fallback: unknown = null) => {
-        const v = currentConfig()[normalizeConfigKey(name)];
+        const v = ownCopy(currentConfig()[normalizeConfigKey(name)]);
         return v === undefined || v === null ? fallback : v;
       },
       require: (name: string) => {
-        const v = currentConfig()[normalizeConfigKey(name)];
+        const v = ownCopy(currentConfig()[normalizeConfigKey(name)]);
         if (v === undefined || v === null) {
           throw new KilnError('compile', `config '${name}' is required for ${node.resourceType} '${node.name}' but is not set`, {
             hint: `Set it with {{ config(${name}=...) }} or in YAML.`,
@@ -562,7 +571,7 @@ export function buildContext(
     enumerable: true,
     get: () => {
       record.needsExecuteRender = true;
-      const cfg = currentConfig();
+      const cfg = ownCopy(currentConfig());
       return {
         unique_id: node.uniqueId, name: node.name, resource_type: node.resourceType, package_name: node.packageName,
         original_file_path: node.file, fqn: node.fqn, config: cfg, tags: cfg.tags ?? [], raw_code: node.rawCode,

@@ -366,6 +366,21 @@ describe('what a cached parse must not freeze', () => {
     expect((await runKiln(['ls', '--select', 'tag:exec_tag'], dir)).stdout).not.toContain('shop.a');
   });
 
+  it('a list read through config.get and changed in place, which must not reach other nodes', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'models/a.sql': "{% do config.get('tags').append('leaked') %}{% do model.config.meta.update({'k': 1}) %}select 1 as x",
+      'models/b.sql': 'select 2 as y',
+      'models/c.sql': "{{ config(tags=['own']) }}select '{{ config.get('tags') | join(',') }}' as t",
+    });
+    await compile(dir);
+    const nodes = manifest(dir).nodes;
+    for (const id of ['model.shop.a', 'model.shop.b']) expect(nodes[id].tags).toEqual([]);
+    expect(nodes['model.shop.b'].meta).toEqual({});
+    expect(nodes['model.shop.c'].tags).toEqual(['own']);
+    expect(readFileSync(join(dir, 'target/compiled/shop/models/c.sql'), 'utf8')).toBe("select 'own' as t");
+  });
+
   it('flags, as the command that runs sees them', async () => {
     const dir = makeProject({
       'kiln_project.yml': 'name: shop\n',
