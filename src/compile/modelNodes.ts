@@ -144,7 +144,8 @@ export class ProjectConfigs {
 
 /** What the parse render found, onto the node: config() calls over the base config, refs, the parsed SQL. */
 export function applyParseEntry({ node, baseConfig, patchMeta }: Pending, result: ParseEntry): void {
-  node.config = mergeConfig(baseConfig, result.configCalls);
+  // Without config() calls the node's config is its base config, shared by equal nodes (never changed in place).
+  node.config = Object.keys(result.configCalls).length === 0 ? baseConfig : mergeConfig(baseConfig, result.configCalls);
   node.tags = (node.config.tags as string[]) ?? [];
   node.meta = { ...((node.config.meta as object) ?? {}), ...patchMeta };
   node.refs = result.refs;

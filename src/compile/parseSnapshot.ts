@@ -74,6 +74,8 @@ const HOT_FIELDS = new Set([
 /** Split nodes into hot records and cold ones; equal configs become one object (30,000 nodes have ~100). */
 function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields'> & { cold: Uint8Array } {
   const configs = new Map<string, unknown>();
+  // Nodes often share one config object already: it is written out as JSON once.
+  const sameObject = new Map<unknown, unknown>();
   const hot: Record<string, unknown>[] = [];
   const cold: Record<string, unknown>[] = [];
   const coldFields = new Set<string>();
@@ -85,9 +87,13 @@ function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields'> & {
         c[k] = v;
         coldFields.add(k);
       } else if (k === 'config') {
-        const key = JSON.stringify(v);
-        if (!configs.has(key)) configs.set(key, v);
-        h[k] = configs.get(key);
+        let shared = sameObject.get(v);
+        if (shared === undefined) {
+          const key = JSON.stringify(v);
+          if (!configs.has(key)) configs.set(key, v);
+          sameObject.set(v, (shared = configs.get(key)));
+        }
+        h[k] = shared;
       } else {
         h[k] = v;
       }
