@@ -180,7 +180,8 @@ export function declareGenericTest(
   if (!isPlainObject(rawArgs)) fail(`the arguments of test '${testName}' must be a mapping`, location, shape);
   const [, namespace, name] = match;
 
-  const args: Record<string, unknown> = structuredClone(rawArgs);
+  // A copy: the declaration rewrites it. Most tests are written as a bare name (no arguments).
+  const args: Record<string, unknown> = Object.keys(rawArgs).length === 0 ? {} : structuredClone(rawArgs);
   if ('model' in args) fail(`test '${testName}' sets an argument called 'model'`, location, "'model' is the tested relation and is set by Kiln; rename the argument.");
   if (column) args.column_name = column.quote || (column.quote === undefined && target.quoteColumns) ? `"${column.name.replace(/"/g, '""')}"` : column.name;
   // dbt 1.10's form: macro arguments under `arguments:`, configs beside them.

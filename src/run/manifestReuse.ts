@@ -146,14 +146,21 @@ export class ManifestWriter {
 
   /** `"id":<entry>`, with a comma before it unless `first`. */
   entry(id: string, fingerprint: string, make: () => unknown, first: boolean): void {
-    this.raw(`${first ? '' : ','}${JSON.stringify(id)}:`);
-    const start = this.offset;
+    const key = `${first ? '' : ','}${JSON.stringify(id)}:`;
     const prev = this.old?.entries[id];
+    let start: number;
     if (prev && prev[2] === fingerprint) {
+      this.raw(key);
+      start = this.offset;
       this.push(this.old!.bytes.subarray(prev[0], prev[1]));
       this.reused++;
     } else {
-      this.push(Buffer.from(JSON.stringify(make())));
+      // One buffer for the key and the entry; the key's bytes are its length (JSON.stringify escapes to ASCII
+      // only what it must, so a non-ASCII id is counted in bytes).
+      const bytes = Buffer.from(key + JSON.stringify(make()));
+      const keyBytes = Buffer.byteLength(key);
+      start = this.offset + keyBytes;
+      this.push(bytes);
       this.serialized++;
     }
     this.entries[id] = [start, this.offset, fingerprint];
