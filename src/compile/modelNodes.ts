@@ -125,10 +125,9 @@ export class ProjectConfigs {
     const fqn = versioned ? [...file.fqn.slice(0, -1), name, `v${String(versioned.version)}`] : file.fqn;
     const patch = versioned ? this.patches.get(versioned.patchKey) : this.patches.get(patchKey(tree, file.packageName, file.name));
     if (speculated && !versioned && !patch) return speculated;
-    const baseConfig = this.internConfig(mergeConfig(
-      mergeConfig(mergeConfig(MODEL_DEFAULTS, this.treeConfig(tree, file.packageName, fqn)), patch?.config ?? {}),
-      versioned?.config ?? {},
-    ));
+    // The speculated skeleton's config is the defaults and the project tree already (same fqn, no version).
+    const treeConfig = speculated && !versioned ? speculated.baseConfig : mergeConfig(MODEL_DEFAULTS, this.treeConfig(tree, file.packageName, fqn));
+    const baseConfig = this.internConfig(mergeConfig(mergeConfig(treeConfig, patch?.config ?? {}), versioned?.config ?? {}));
     const node: SqlNode = {
       uniqueId: `${resourceType}.${file.packageName}.${name}${versioned ? `.v${String(versioned.version)}` : ''}`, resourceType, name,
       version: versioned?.version, latestVersion: versioned?.latest, packageName: file.packageName,
