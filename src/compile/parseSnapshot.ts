@@ -22,7 +22,7 @@ import { checksum, type Project } from '../project/loadProject.js';
 import type { GraphNode } from '../project/nodes.js';
 import { flagValues } from './parseCache.js';
 
-const VERSION = 4;
+const VERSION = 5;
 
 interface Header {
   version: number;
@@ -48,6 +48,11 @@ interface Header {
 interface Body {
   hot: Record<string, unknown>[];
   coldFields: string[];
+  /**
+   * Raw code that many nodes share (a generic test's template): written once here, and as its index in
+   * the cold records (a serialized string is copied every time it occurs; 20,000 tests share a few).
+   */
+  sharedCode: string[];
   disabled: [string, GraphNode][];
   /** Every warning the load and the parse reported. */
   warnings: Warning[];
@@ -72,8 +77,10 @@ const HOT_FIELDS = new Set([
 ]);
 
 /** Split nodes into hot records and cold ones; equal configs become one object (30,000 nodes have ~100). */
-function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields'> & { cold: Uint8Array } {
+function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields' | 'sharedCode'> & { cold: Uint8Array } {
   const configs = new Map<string, unknown>();
+  const sharedCode: string[] = [];
+  const codeIndex = new Map<string, number>();
   // Nodes often share one config object already: it is written out as JSON once.
   const sameObject = new Map<unknown, unknown>();
   const hot: Record<string, unknown>[] = [];
@@ -84,7 +91,13 @@ function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields'> & {
     const c: Record<string, unknown> = {};
     for (const [k, v] of fieldsOf(node)) {
       if (!HOT_FIELDS.has(k)) {
-        c[k] = v;
+        if (k === 'rawCode' && node.resourceType === 'test' && node.testTemplateArgs && typeof v === 'string') {
+          let i = codeIndex.get(v);
+          if (i === undefined) codeIndex.set(v, (i = sharedCode.push(v) - 1));
+          c[k] = i;
+        } else {
+          c[k] = v;
+        }
         coldFields.add(k);
       } else if (k === 'config') {
         let shared = sameObject.get(v);
@@ -101,7 +114,7 @@ function split(nodes: Iterable<GraphNode>): Pick<Body, 'hot' | 'coldFields'> & {
     hot.push(h);
     cold.push(c);
   }
-  return { hot, cold: serialize(cold), coldFields: [...coldFields] };
+  return { hot, cold: serialize(cold), coldFields: [...coldFields], sharedCode };
 }
 
 /** A restored node's place in the cold records (a symbol: never enumerated, never serialized). */
@@ -112,14 +125,15 @@ type Indexed = { [SNAPSHOT_INDEX]: number };
  * Give each hot record its cold fields: getters on a shared prototype, which read and deserialize every
  * cold record on first use. Assigning a cold field makes it the node's own.
  */
-function joinCold(hot: Record<string, unknown>[], coldBytes: () => Uint8Array, coldFields: readonly string[]): GraphNode[] {
+function joinCold(hot: Record<string, unknown>[], coldBytes: () => Uint8Array, coldFields: readonly string[], sharedCode: readonly string[]): GraphNode[] {
   let cold: Record<string, unknown>[] | undefined;
   const recordOf = (node: object) => (cold ??= deserialize(coldBytes()) as Record<string, unknown>[])[(node as Indexed)[SNAPSHOT_INDEX]];
   const descriptors: PropertyDescriptorMap = {};
   for (const field of coldFields) {
     descriptors[field] = {
       get(this: object) {
-        return recordOf(this)[field];
+        const v = recordOf(this)[field];
+        return field === 'rawCode' && typeof v === 'number' ? sharedCode[v] : v;
       },
       set(this: object, value: unknown) {
         Object.defineProperty(this, field, { value, writable: true, enumerable: true, configurable: true });
@@ -298,7 +312,7 @@ export function loadSnapshot(path: string, keys: SnapshotKeys, flags: Record<str
           closeSync(coldFd);
         }
       };
-      const nodes = new Map(joinCold(data.hot, coldBytes, data.coldFields).map((n) => [n.uniqueId, n]));
+      const nodes = new Map(joinCold(data.hot, coldBytes, data.coldFields, data.sharedCode).map((n) => [n.uniqueId, n]));
       for (const n of delta?.body.nodes ?? []) nodes.set(n.uniqueId, n);
       const restored: Restored = { nodes, disabled: new Map(data.disabled), warnings: data.warnings, order: delta?.body.order ?? data.order };
       const env = [...base.header.env, ...(delta?.header.env ?? [])].map(([name]) => name);

@@ -1,5 +1,5 @@
 /** The parse snapshot's file format: hot fields restored at once, cold ones on first read, and kept when saved again. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,14 @@ function model(name: string): GraphNode {
     meta: { owner: 'me' }, tags: ['t'], config: { materialized: 'view', tags: ['t'] }, relation: { schema: 'main', identifier: name },
     rawCode: `select 1 as id -- ${name}`, checksum: `sum-${name}`, refs: [], sources: [], macros: [], dependsOn: [], parsedSql: 'select 1 as id',
     placeholders: [], needsExecuteRender: false,
+  } as unknown as GraphNode;
+}
+
+/** A generic test: its raw code is a template many tests share. */
+function test(name: string): GraphNode {
+  return {
+    ...model(name), uniqueId: `test.shop.${name}`, resourceType: 'test', rawCode: `{{ test_not_null(model=get_where_subquery(ref(__kiln_test.name)), column_name=__kiln_test.args[0]) }}${' '.repeat(400)}`,
+    testTemplateArgs: { args: ['id'], name, version: null, source: null },
   } as unknown as GraphNode;
 }
 
@@ -38,6 +46,26 @@ describe('parse snapshot', () => {
       const n = second.nodes.get(id)! as unknown as Record<string, unknown>;
       for (const [k, v] of Object.entries(nodes.get(id)!)) expect(n[k], `${id}.${k}`).toEqual(v);
     }
+  });
+
+  it('keeps the raw code tests share once, and gives it back to each test', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-snap-'));
+    const save = (file: string, distinct: boolean) => {
+      const nodes = new Map(Array.from({ length: 100 }, (_, i) => {
+        const t = test(`t${i}`) as unknown as { rawCode: string };
+        if (distinct) t.rawCode += String(i);
+        return t as unknown as GraphNode;
+      }).map((n) => [n.uniqueId, n]));
+      saveSnapshot(join(dir, file), keys, reads, { nodes, disabled: new Map(), warnings: [], order: [...nodes.keys()] });
+      return nodes;
+    };
+    save('distinct.bin', true);
+    const nodes = save('many.bin', false);
+    // One copy of the 480-character template instead of 100.
+    expect(statSync(join(dir, 'distinct.bin')).size - statSync(join(dir, 'many.bin')).size).toBeGreaterThan(95 * 480);
+    const restored = restore(join(dir, 'many.bin'));
+    const rawCode = (n: GraphNode | undefined) => (n as unknown as { rawCode: string }).rawCode;
+    for (const [id, n] of nodes) expect(rawCode(restored.nodes.get(id))).toBe(rawCode(n));
   });
 
   it('is not used under another key, or when a flag it read has another value', () => {
