@@ -60,6 +60,8 @@ export interface GenericTestDecl {
 const TEST_NAME = /^(?:([A-Za-z_][0-9A-Za-z_]*)\.)?([A-Za-z_][0-9A-Za-z_]*)$/;
 const LOOKS_LIKE_CALL = /^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$/s;
 
+const PLAIN_REPR = /^[\x20-\x5b\x5d-\x7e]*$/;
+
 /**
  * Python's repr() of str/list/dict, as dbt hashes test metadata with it: single quotes unless the text
  * has a single quote and no double quote.
@@ -69,6 +71,8 @@ export function pyRepr(v: unknown): string {
   if (isPlainObject(v)) return `{${Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
   const s = typeof v === 'string' ? v : pyStr(v);
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  // Printable ASCII without the quote or a backslash (nearly every name and argument) is written as it is.
+  if (PLAIN_REPR.test(s) && !s.includes(quote)) return `${quote}${s}${quote}`;
   let out = '';
   for (const ch of s) {
     const code = ch.codePointAt(0)!;

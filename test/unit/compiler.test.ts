@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgateTable } from '../../src/compile/agate.js';
 import { createEnvironment, type Env } from '../../src/compile/environment.js';
 import { parseProject, type ParsedProject, type TargetInfo } from '../../src/compile/parse.js';
+import { pyRepr } from '../../src/compile/testNodes.js';
 import { KilnError } from '../../src/errors.js';
 import { loadProject } from '../../src/project/loadProject.js';
 import type { SqlNode } from '../../src/project/nodes.js';
@@ -25,6 +26,26 @@ function check(cases: Case[]) {
     expect(render(src, ctx)).toBe(expected);
   });
 }
+
+describe("Python's repr(), which test ids are hashed with", () => {
+  it.each([
+    ['abc', "'abc'"],
+    ["it's", `"it's"`],
+    ['a"b', `'a"b'`],
+    ['x\\y', "'x\\\\y'"],
+    ['a\'b"c', `'a\\'b"c'`],
+    ['tab\there', "'tab\\there'"],
+    ['é', "'é'"],
+    ['', "''"],
+    ['a]b[c', "'a]b[c'"],
+  ])('%j', (value, repr) => {
+    expect(pyRepr(value)).toBe(repr);
+  });
+
+  it('of lists and dicts (of strings, as test metadata is made hashable)', () => {
+    expect(pyRepr(['a', { k: 'v', n: '1', q: "it's" }])).toBe(`['a', {'k': 'v', 'n': '1', 'q': "it's"}]`);
+  });
+});
 
 describe('Python string methods', () => {
   check([
