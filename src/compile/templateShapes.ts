@@ -89,7 +89,9 @@ function extract(ast: AstNode): Extracted {
       litAt.push(at);
       node.value = `${MARK}${lits.length - 1}${MARK}`;
     }
-    for (const field of node.fields) {
+    // Every child, not only the declared fields: a `{% set x %}…{% endset %}` block's body is a `body`
+    // the Set node does not declare, and its text and positions must become stand-ins like any other.
+    for (const field of Object.keys(node)) {
       // A Pair's key may be an object literal key; a LookupVal's val is an attribute name; a FunCall's
       // name is spelt (through Kiln's _getNodeName) into the call's name for error messages.
       const keep = (node.typename === 'Pair' && field === 'key') || (node.typename === 'LookupVal' && field === 'val') ||

@@ -14,7 +14,8 @@
  *   - code runs until the first `}}` or `%}` outside a string, whichever tag opened it.
  * Anything the cut might read differently from the lexer has no skeleton and is compiled the ordinary way:
  * raw and verbatim blocks, backslashes in strings (escapes), regular expression literals (`r/…/`), `#}` in
- * text (a lexer error), an unclosed tag or string.
+ * text (a lexer error), an unclosed tag or string, and `{% set x -%}` opening a block (the parser does not
+ * strip the whitespace after it).
  *
  * @example
  *   templateSkeleton("select * from {{ ref('a') }}")
@@ -123,7 +124,10 @@ export function templateSkeleton(src: string): TemplateSkeleton | undefined {
       if (c === 'r' && src[j + 1] === '/') return undefined;
       j++;
     }
-    if (src[open + 1] === '%' && /^-?\s*(?:raw|verbatim|endraw|endverbatim)\b/.test(src.slice(open + 2, j))) return undefined;
+    const tag = src.slice(open + 2, j);
+    if (src[open + 1] === '%' && /^-?\s*(?:raw|verbatim|endraw|endverbatim)\b/.test(tag)) return undefined;
+    // `{% set x -%}` opening a block: the parser skips its end without the whitespace control the cut applies.
+    if (src[open + 1] === '%' && src[j - 1] === '-' && /^-?\s*set\b/.test(tag) && !/[^=!<>]=(?!=)/.test(tag)) return undefined;
     shared(codeFrom, src.slice(codeFrom, j + 2));
     dropLeading = j - 1 >= codeStart && src[j - 1] === '-';
     i = j + 2;
