@@ -45,7 +45,8 @@ const setup: ParseRendererSetup = {
   ...input.setup,
   shared: { ...input.setup.shared, runStartedAt: new Date(input.setup.shared.runStartedAt), log: (level, message, node) => logs.push({ level, message, node }) },
 };
-const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {} }));
+// What the main thread's graph is while parsing (parse.ts graphVariable): empty, and new at every read.
+const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {} }));
 
 /**
  * Equal name lists become one array: the answer is copied to the main thread by structured clone, which
