@@ -25,6 +25,16 @@ function ordinaryCode(env: nunjucks.Environment, src: string, path: string): str
   return compiler.compile(src, e.asyncFilters, e.extensionsList, path, e.opts);
 }
 
+/** The message of the error a template raises when its `boom()` throws (or 'no error'). */
+function fail(t: unknown): string {
+  try {
+    (t as { render(c: object): string }).render({ boom: () => { throw new Error('boom'); } });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'no error';
+}
+
 function filesUnder(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -108,14 +118,6 @@ describe('template shapes', () => {
     expect(render("{{ {'a': 'v', 'b': 'z'}['a'] }}")).toBe('v');
     expect(render("{{ 'x,y'.split(',') | join('-') }}")).toBe('x-y');
     // A runtime error is told at this template's own line and column, as by an ordinary compile.
-    const fail = (t: unknown) => {
-      try {
-        (t as { render(c: object): string }).render({ boom: () => { throw new Error('boom'); } });
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
     for (const src of ['a\n{{ boom() }}', 'a\n\n\n  {{ boom() }}', "x {{ 'y' }}\n{{ boom() }}", '{{ "a\\\\b"() }}']) {
       expect(fail(shapes.compile(src, 'm.sql'))).toBe(fail(new nunjucks.Template(src, env, 'm.sql', true)));
     }
@@ -191,14 +193,6 @@ describe('template skeletons', () => {
     }
     expect(render("aa  {{- ' bb ' -}}\n\n  cc {#- other note -#}\t dd\n\n{{ t('yy') }}")).toBe('aa bb ccdd\n\nYY');
     expect(shapes.skipped).toBe(2);
-    const fail = (t: nunjucks.Template) => {
-      try {
-        t.render({ boom: () => { throw new Error('boom'); } });
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
     // Errors are told where an ordinary compile tells them (the second template skips the compile).
     for (const src of ["x {{ 'a' }}\n{{ boom() }}", "xyz\n\n {{ 'abc' }}\n   {{ boom() }}"]) {
       expect(fail(shapes.compile(src, 'm.sql'))).toBe(fail(new nunjucks.Template(src, env, 'm.sql', true)));
@@ -222,14 +216,6 @@ describe('template skeletons', () => {
       expect(render(a)).toBe(ordinary(a));
       expect(render(b)).toBe(ordinary(b));
     }
-    const fail = (t: nunjucks.Template) => {
-      try {
-        t.render({ boom: () => { throw new Error('boom'); } });
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
     const a = 'a\n{% set v %}{{ boom() }}{% endset %}{{ v }}';
     const b = 'a\nb\nc\n{% set v %}{{ boom() }}{% endset %}{{ v }}';
     shapes.compile(a, 'm.sql');
