@@ -128,8 +128,8 @@ export interface RenderRecord {
   statements: Map<string, { response: QueryResult; table: AgateTable }>;
   sqlHeader?: string;
   /**
-   * The template read the node's config (config.get, `this`, is_incremental(), `model`), so its render
-   * depends on the base config and not only on the config() calls it made.
+   * The template read the node's config (config.get, `this`, is_incremental(), `model`, `schema`,
+   * `database`), so its render depends on the base config and not only on the config() calls it made.
    */
   configRead: boolean;
 }
@@ -453,6 +453,10 @@ export function buildContext(
     return '';
   };
 
+  const relationRead = () => {
+    record.configRead = true;
+    if (!execute) record.needsExecuteRender = true;
+  };
   const invocationRead = (name: string) => {
     if (!execute) {
       record.needsExecuteRender = true;
@@ -582,10 +586,14 @@ export function buildContext(
         batch: node.batch ?? null,
       };
     },
+    // The node's own schema and database: known once its config is final, so a parse render (which sees
+    // the target's) marks the template to be rendered again at compile time, as `this.schema` does.
     get schema() {
+      relationRead();
       return node.relation?.schema ?? shared.target.schema;
     },
     get database() {
+      relationRead();
       return node.relation?.database ?? shared.target.database;
     },
   };

@@ -80,11 +80,15 @@ describe('parse on a worker thread', () => {
       // Versions named by the YAML: other nodes than their files alone make.
       'models/dim_v1.sql': "select 1 as v",
       'models/dim_v2.sql': "select 2 as v, '{{ this.identifier }}' as t",
+      // Prints its own schema, which the YAML sets: rendered again, and at compile time (dbt's `schema` is
+      // the model's).
+      'models/where_am_i.sql': "select '{{ schema }}' as s",
       // YAML config that the render does not read: its worker render is kept.
       'models/schema.yml': [
         'models:',
         '  - name: owned', '    config: {owner: alice}',
         '  - name: required', '    config: {owner: bob}',
+        '  - name: where_am_i', '    config: {schema: custom}',
         '  - name: m05', '    config: {tags: [from_yaml]}',
         '  - name: dim', '    latest_version: 2', '    versions: [{v: 1}, {v: 2}]',
         '',
@@ -95,11 +99,12 @@ describe('parse on a worker thread', () => {
     expect((await runKiln(['compile', '--no-partial-parse'], one, ONE_THREAD)).code).toBe(0);
     const r = await runKiln(['compile', '--no-partial-parse', '--debug'], two, WORKER);
     expect(r.code).toBe(0);
-    // owned, required, dim_v1 and dim_v2 were rendered again on the main thread.
-    expect(r.stdout).toContain('parse: rendered 16 models, 12 of them on a worker thread');
+    // owned, required, where_am_i, dim_v1 and dim_v2 were rendered again on the main thread.
+    expect(r.stdout).toContain('parse: rendered 17 models, 12 of them on a worker thread');
     expect(r.stdout.split('owner is ').length).toBe(2);
     expect(r.stdout).toContain('owner is alice');
     expect(readFileSync(join(two, 'target/compiled/par/models/required.sql'), 'utf8')).toBe("select 'bob' as owner");
+    for (const dir of [one, two]) expect(readFileSync(join(dir, 'target/compiled/par/models/where_am_i.sql'), 'utf8')).toBe("select 'main_custom' as s");
     const nodes = manifestNodes(two);
     expect(nodes).toEqual(manifestNodes(one));
     expect(Object.keys(nodes)).toEqual(expect.arrayContaining(['model.par.dim.v1', 'model.par.dim.v2']));
