@@ -132,6 +132,8 @@ export interface RenderRecord {
    * `database`), so its render depends on the base config and not only on the config() calls it made.
    */
   configRead: boolean;
+  /** It logged (log, print, exceptions.warn): the render has an effect besides its output. */
+  logged: boolean;
 }
 
 /**
@@ -161,7 +163,7 @@ function flagsVariable(shared: SharedServices, record: RenderRecord): Record<str
 export function newRecord(): RenderRecord {
   return {
     refs: [], sources: [], configCalls: {}, placeholders: [], needsExecuteRender: false,
-    varsRead: new Set(), envRead: new Set(), targetRead: false, flagsRead: new Set(), statements: new Map(), configRead: false,
+    varsRead: new Set(), envRead: new Set(), targetRead: false, flagsRead: new Set(), statements: new Map(), configRead: false, logged: false,
   };
 }
 
@@ -448,10 +450,12 @@ export function buildContext(
     config: { credentials: shared.target },
   };
 
-  const log = (msg: unknown, info: unknown = false) => {
-    bridge.once(() => shared.log(info ? 'info' : 'debug', pyStr(msg), node.uniqueId));
+  const logLine = (level: 'info' | 'debug' | 'warn', msg: unknown) => {
+    record.logged = true;
+    bridge.once(() => shared.log(level, pyStr(msg), node.uniqueId));
     return '';
   };
+  const log = (msg: unknown, info: unknown = false) => logLine(info ? 'info' : 'debug', msg);
 
   const relationRead = () => {
     record.configRead = true;
@@ -491,18 +495,12 @@ export function buildContext(
     local_md5: (s: unknown) => createHash('md5').update(String(s)).digest('hex'),
     load_relation: loadRelation,
     log,
-    print: (msg: unknown) => {
-      bridge.once(() => shared.log('info', pyStr(msg), node.uniqueId));
-      return '';
-    },
+    print: (msg: unknown) => logLine('info', msg),
     exceptions: {
       raise_compiler_error: (msg: unknown) => {
         throw new KilnError('compile', String(msg), { node: node.uniqueId });
       },
-      warn: (msg: unknown) => {
-        bridge.once(() => shared.log('warn', pyStr(msg), node.uniqueId));
-        return '';
-      },
+      warn: (msg: unknown) => logLine('warn', msg),
       raise_not_implemented: (msg: unknown) => {
         throw new KilnError('compile', `not implemented: ${String(msg)}`, { node: node.uniqueId });
       },

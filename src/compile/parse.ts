@@ -15,7 +15,8 @@ import { invocationValues, type NodeIdentity, type SharedServices } from './cont
 import { BUILTIN_PACKAGE } from './macros.js';
 import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
-import { createParseRenderer, renderParseEntry, type ParseRendererSetup } from './parseRender.js';
+import { createParseRenderer, type ParseRendererSetup } from './parseRender.js';
+import { TestRenderMemo } from './testRenderMemo.js';
 import { applyParseEntry, buildsRelation, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, relationClashError, relationKey, type Pending } from './modelNodes.js';
 import { startParseWorker, type ParseWorker, type SharedJob } from './parseInWorker.js';
 import type { SpeculatedRender } from './parseWorker.js';
@@ -280,9 +281,10 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   const rest = misses.filter((p) => !inSpeculation.has(p));
   const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length >= opts.parallel.minNodes);
   const worker = useWorker ? (early?.worker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)) : undefined;
+  const memo = new TestRenderMemo();
   const renderOne = (p: Pending): ParseEntry => {
     try {
-      return renderParseEntry(renderer, pendingIdentity(p));
+      return memo.render(renderer, pendingIdentity(p));
     } catch (e) {
       if (p.node.testMetadata && e instanceof KilnError) throw genericTestError(e, p.node, renderer);
       throw e;

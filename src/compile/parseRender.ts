@@ -34,8 +34,11 @@ export function renderParseEntry(renderer: Renderer, identity: NodeIdentity): Pa
   return renderParseRecorded(renderer, identity).entry;
 }
 
-/** The entry, and whether the render read the node's config (a render that did not holds for any base config). */
-export function renderParseRecorded(renderer: Renderer, identity: NodeIdentity): { entry: ParseEntry; configRead: boolean } {
+/**
+ * The entry, whether the render read the node's config (a render that did not holds for any base config),
+ * and whether it logged.
+ */
+export function renderParseRecorded(renderer: Renderer, identity: NodeIdentity): { entry: ParseEntry; configRead: boolean; logged: boolean } {
   const out = renderer.renderParse(identity);
   const entry: ParseEntry = {
     sql: out.sql,
@@ -51,5 +54,5 @@ export function renderParseRecorded(renderer: Renderer, identity: NodeIdentity):
     flagsRead: [...out.record.flagsRead],
     sqlHeader: out.record.sqlHeader,
   };
-  return { entry, configRead: out.record.configRead };
+  return { entry, configRead: out.record.configRead, logged: out.record.logged };
 }

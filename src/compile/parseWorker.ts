@@ -12,7 +12,8 @@ import { KilnError } from '../errors.js';
 import { Vars, type VarsSnapshot } from '../project/vars.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
-import { createParseRenderer, renderParseEntry, renderParseRecorded, type ParseRendererSetup } from './parseRender.js';
+import { createParseRenderer, renderParseRecorded, type ParseRendererSetup } from './parseRender.js';
+import { TestRenderMemo } from './testRenderMemo.js';
 import { WorkQueue } from './workQueue.js';
 
 export interface ParseWorkerInput {
@@ -47,6 +48,7 @@ const setup: ParseRendererSetup = {
 };
 // What the main thread's graph is while parsing (parse.ts graphVariable): empty, and new at every read.
 const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {} }));
+const memo = new TestRenderMemo();
 
 /**
  * Equal name lists become one array: the answer is copied to the main thread by structured clone, which
@@ -87,7 +89,7 @@ function speculate(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOut
 function render(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput {
   const entries: [number, ParseEntry][] = [];
   try {
-    for (let i = queue.take(); i !== undefined; i = queue.take()) entries.push([i, shareLists(renderParseEntry(renderer, identities[i]))]);
+    for (let i = queue.take(); i !== undefined; i = queue.take()) entries.push([i, shareLists(memo.render(renderer, identities[i]))]);
   } catch (e) {
     const error: SerializedError = e instanceof KilnError
       ? { kind: e.kind, message: e.message, location: e.location, hint: e.hint, node: e.node }

@@ -1,0 +1,120 @@
+/**
+ * Generic tests given a kept render of their shape (TestRenderMemo) must get exactly what rendering them
+ * would give: every test of a project is rendered both ways and compared, and the shapes that must not be
+ * reused (a render that logs, inspects a relation, or names the tested model twice) are rendered each time.
+ */
+import { describe, expect, it } from 'vitest';
+import { nodeIdentity, parseProject, type ParsedProject, type TargetInfo } from '../../src/compile/parse.js';
+import { renderParseEntry } from '../../src/compile/parseRender.js';
+import { TestRenderMemo } from '../../src/compile/testRenderMemo.js';
+import { loadProject } from '../../src/project/loadProject.js';
+import type { SqlNode } from '../../src/project/nodes.js';
+import { makeProject } from '../helpers/project.js';
+
+const TARGET: TargetInfo = { name: 'dev', type: 'duckdb', schema: 'main', database: 'db', threads: 1, profileName: 'p', fields: {} };
+
+const SCHEMA = `
+sources:
+  - name: raw
+    tables:
+      - name: t1
+        columns: [{name: id, tests: [not_null, unique]}]
+      - name: t2
+        columns: [{name: id, tests: [not_null, unique]}]
+models:
+  - name: a
+    columns:
+      - name: id
+        tests: [unique, not_null, logs_it, names_model]
+      - name: parent_id
+        tests: [{relationships: {to: ref('a'), field: id}}]
+      - name: b_id
+        tests: [{relationships: {to: ref('b'), field: id}}]
+      - name: status
+        tests: [{accepted_values: {values: [x, y]}}]
+  - name: b
+    columns:
+      - name: id
+        tests: [unique, not_null, logs_it, names_model]
+      - name: parent_id
+        tests: [{relationships: {to: ref('a'), field: id}}]
+      - name: b_id
+        tests: [{relationships: {to: ref('b'), field: id}}]
+      - name: status
+        tests: [{accepted_values: {values: [x, y]}}, {accepted_values: {values: [x, z]}}]
+  - name: c
+    columns:
+      - name: id
+        tests: [unique, {not_null: {config: {where: "id > 0"}}}, names_model]
+      - name: parent_id
+        tests: [{relationships: {to: ref('a'), field: id}}]
+  - name: d
+    latest_version: 2
+    versions: [{v: 1}, {v: 2}]
+    columns:
+      - name: id
+        tests: [unique, not_null]
+`;
+
+const MACROS = `
+{% test logs_it(model, column_name) %}{{ log('checking ' ~ column_name) }}select 1 from {{ model }}{% endtest %}
+{% test names_model(model, column_name) %}select '{{ model.identifier }}' as name from {{ model }}{% endtest %}
+`;
+
+async function parsed(): Promise<ParsedProject> {
+  const dir = makeProject({
+    'dbt_project.yml': "name: memo\nversion: '1'\nprofile: p\n",
+    'models/a.sql': 'select 1 as id',
+    'models/b.sql': 'select 1 as id',
+    'models/c.sql': 'select 1 as id',
+    'models/d_v1.sql': 'select 1 as id',
+    'models/d_v2.sql': 'select 1 as id',
+    'models/schema.yml': SCHEMA,
+    'macros/tests.sql': MACROS,
+  });
+  return parseProject({
+    project: loadProject({ projectDir: dir }),
+    target: TARGET,
+    adapterPrefixes: ['duckdb'],
+    shared: { invocationId: 'x', runStartedAt: new Date(), log: () => {}, flags: {}, env: process.env, fullRefresh: false },
+  });
+}
+
+describe('generic tests of one shape', () => {
+  it('get, from the kept render, exactly the entry a render of their own gives', async () => {
+    const p = await parsed();
+    const tests = [...p.nodes.values()].filter((n): n is SqlNode => n.resourceType === 'test');
+    expect(tests.length).toBe(27);
+    const memo = new TestRenderMemo();
+    for (const t of tests) {
+      const identity = nodeIdentity(t);
+      const direct = renderParseEntry(p.renderer, identity);
+      const kept = memo.render(p.renderer, identity);
+      expect({ test: t.name, ...kept }, t.name).toEqual({ test: t.name, ...direct });
+      // What the parse itself made of the node is the same too.
+      expect([t.parsedSql, t.refs, t.sources, t.placeholders], t.name).toEqual([direct.sql, direct.refs, direct.sources, direct.placeholders]);
+    }
+    // Kept renders served: not_null and unique on t2 (from t1); unique on b and c (from a); not_null on b
+    // (c's has another config, d's versions another ref); relationships to a from c (from b: a's own names a
+    // twice and is not kept); relationships to b from b (from a); accepted_values [x, y] on b. Never served:
+    // logs_it (it logs) and names_model (it inspects the relation).
+    expect(memo.hits).toBe(8);
+  });
+
+  it('keep a render apart per config: a `where` changes what the test selects from', async () => {
+    const p = await parsed();
+    const c = [...p.nodes.values()].find((n) => n.name === 'not_null_c_id') as SqlNode;
+    expect(c.parsedSql).toContain('where id > 0');
+    const a = [...p.nodes.values()].find((n) => n.name === 'not_null_a_id') as SqlNode;
+    expect(a.parsedSql).not.toContain('where id > 0');
+  });
+
+  it('name the tested model in the refs once, also when the test refers to it again', async () => {
+    const p = await parsed();
+    const self = [...p.nodes.values()].find((n) => n.name.startsWith('relationships_b_b_id__id__ref_b_')) as SqlNode;
+    expect(self.refs.map((r) => r.name)).toEqual(['b']);
+    expect(self.placeholders).toHaveLength(2);
+    const other = [...p.nodes.values()].find((n) => n.name.startsWith('relationships_c_parent_id__id__ref_a_')) as SqlNode;
+    expect(other.refs.map((r) => r.name)).toEqual(['c', 'a']);
+  });
+});
