@@ -75,8 +75,11 @@ export interface ParsedProject {
   /** Models and seeds by name, for suggestions. */
   refableNames(): string[];
   identityOf(node: SqlNode | SeedNode): NodeIdentity;
-  /** How many models were rendered (cache misses), and how many of those on the worker thread. */
-  stats: { rendered: number; onWorker: number };
+  /**
+   * How many nodes were rendered (cache misses), how many of those on the worker thread, and how many were
+   * generic tests given the render of an earlier test of their shape instead.
+   */
+  stats: { rendered: number; onWorker: number; fromShape: number };
   /** Env vars the parse's renders read, cached renders included (what the parse snapshot must watch). */
   envRead: ReadonlySet<string>;
   /** Likewise the `flags` they read. */
@@ -269,8 +272,11 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   pending.push(...testPending);
   const results = new Map<string, ParseEntry>();
   const misses: Pending[] = [];
+  // Data tests are not in the parse cache: tests of one shape are rendered once (TestRenderMemo), and
+  // checking and storing 20,000 entries cost more than rendering them that way.
+  const cached = (p: Pending) => p.node.resourceType !== 'test';
   for (const p of pending) {
-    const hit = opts.cache?.lookup(p.node, p.baseConfig, project, target, invocation);
+    const hit = cached(p) ? opts.cache?.lookup(p.node, p.baseConfig, project, target, invocation) : undefined;
     if (hit) results.set(p.node.uniqueId, hit);
     else misses.push(p);
   }
@@ -278,10 +284,21 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   // Models the worker rendered early (speculation) come first; they are the first pending nodes.
   const speculated = speculation?.pending.length ?? 0;
   const inSpeculation = new Set(pending.slice(0, speculated));
-  const rest = misses.filter((p) => !inSpeculation.has(p));
-  const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length >= opts.parallel.minNodes);
-  const worker = useWorker ? (early?.worker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)) : undefined;
+  // A generic test of a shape an earlier one has (TestRenderMemo) follows it: it is not rendered but given
+  // that render, once it is made. Only the first test of each shape is shared with the worker.
   const memo = new TestRenderMemo();
+  const shapes = new Set<string>();
+  const rest: Pending[] = [];
+  const followers: Pending[] = [];
+  for (const p of misses) {
+    if (inSpeculation.has(p)) continue;
+    const shape = p.node.resourceType === 'test' ? memo.shapeOf(pendingIdentity(p)) : undefined;
+    if (shape !== undefined && shapes.has(shape)) followers.push(p);
+    else rest.push(p);
+    if (shape !== undefined) shapes.add(shape);
+  }
+  const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length - followers.length >= opts.parallel.minNodes);
+  const worker = useWorker ? (early?.worker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)) : undefined;
   const renderOne = (p: Pending): ParseEntry => {
     try {
       return memo.render(renderer, pendingIdentity(p));
@@ -293,7 +310,8 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   const renderMissing = (p: Pending) => {
     if (!results.has(p.node.uniqueId)) results.set(p.node.uniqueId, renderOne(p));
   };
-  const restJob = worker?.render(rest.map(pendingIdentity));
+  const restIdentities = rest.map(pendingIdentity);
+  const restJob = worker?.render(restIdentities);
   let onWorker = 0;
   try {
     // This thread takes from the speculation's queue, then from the rest's; the worker does likewise.
@@ -325,7 +343,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
     throw e;
   }
   if (restJob) {
-    let entries: [number, ParseEntry][];
+    let entries: [number, ParseEntry, boolean][];
     try {
       entries = await restJob.result;
     } catch (e) {
@@ -334,10 +352,14 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
       if (failed?.node.testMetadata && e instanceof KilnError) throw genericTestError(e, failed.node, renderer);
       throw e;
     }
-    for (const [i, entry] of entries) results.set(rest[i].node.uniqueId, entry);
+    for (const [i, entry, logged] of entries) {
+      results.set(rest[i].node.uniqueId, entry);
+      memo.learn(restIdentities[i], entry, logged);
+    }
     onWorker += entries.length;
   }
-  for (const p of misses) opts.cache?.store(p.node, p.baseConfig, project, target, invocation, results.get(p.node.uniqueId)!);
+  for (const p of followers) results.set(p.node.uniqueId, renderOne(p));
+  for (const p of misses) if (cached(p)) opts.cache?.store(p.node, p.baseConfig, project, target, invocation, results.get(p.node.uniqueId)!);
   for (const p of pending) if (p.node.resourceType !== 'test') finish(p, results.get(p.node.uniqueId)!);
   // Contracts are checked as configured (typed columns, well-formed constraints) before anything runs.
   for (const p of pending) if (p.node.resourceType === 'model' && p.node.config.enabled !== false) contractSpec(p.node);
@@ -454,7 +476,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
     for (const name of reads?.envRead ?? []) envRead.add(name);
     for (const name of reads?.flagsRead ?? []) flagsRead.add(name);
   }
-  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker }, envRead, flagsRead);
+  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker, fromShape: memo.hits }, envRead, flagsRead);
   return parsed;
 }
 
@@ -490,7 +512,7 @@ export function restoreParsed(
   let parsed: ParsedProject | undefined = undefined;
   // A renderer reused from an earlier restore reads `graph` from that one's nodes: the same Map.
   renderer ??= createParseRenderer(rendererSetup(opts), opts.project.vars, () => graphVariable(parsed));
-  parsed = assembleParsed(opts.project, renderer, opts.target, nodes, disabled, nodeIdentity, { rendered: 0, onWorker: 0 }, new Set(), new Set());
+  parsed = assembleParsed(opts.project, renderer, opts.target, nodes, disabled, nodeIdentity, { rendered: 0, onWorker: 0, fromShape: 0 }, new Set(), new Set());
   return parsed;
 }
 

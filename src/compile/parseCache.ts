@@ -2,7 +2,8 @@
  * The parse cache (target/kiln_parse_cache.json): what each model's parse render produced, keyed by the
  * file's content hash and its config before config() calls. An entry also remembers which vars, env vars
  * and whether `target` the render read, with their values, so changing a var re-parses only the models
- * that read it. Changing any macro file, the project file or Kiln itself drops the whole cache.
+ * that read it. Changing any macro file, the project file or Kiln itself drops the whole cache. Data tests
+ * are not kept (parse.ts); every node's relation, as the naming macros gave it, is (apart from entries).
  */
 import { hash as cryptoHash } from 'node:crypto';
 import { readJsonIfAny, writeJsonAtomic } from '../project/files.js';
@@ -40,18 +41,21 @@ interface StoredEntry extends ParseEntry, ReadValues {
   checksum: string;
   configHash: string;
   targetHash: string | null;
-  /** The naming macros' answer, and what they read. */
-  relation?: { key: string; value: ResolvedRelation; flagsRead: string[]; flagValues: string } & ReadValues;
 }
+
+/** The naming macros' answer for a node, and what they read. */
+type StoredRelation = { key: string; value: ResolvedRelation; flagsRead: string[]; flagValues: string } & ReadValues;
 
 interface CacheFile {
   version: number;
   globalKey: string;
   entries: Record<string, StoredEntry>;
+  /** Apart from the entries: a node's relation is cached also when its render is not (a data test's). */
+  relations: Record<string, StoredRelation>;
 }
 
 const UNSET = '\u0000unset';
-const VERSION = 4;
+const VERSION = 5;
 
 /** The values of the named flags, as one comparable string. */
 export function flagValues(names: readonly string[], flags: Record<string, unknown>): string {
@@ -71,7 +75,6 @@ function hash(v: unknown): string {
 }
 
 export class ParseCache {
-  private readonly entries: Record<string, StoredEntry>;
   private dirty = false;
   hits = 0;
   misses = 0;
@@ -79,20 +82,21 @@ export class ParseCache {
   private constructor(
     private readonly path: string,
     private readonly globalKey: string,
-    entries: Record<string, StoredEntry>,
-  ) {
-    this.entries = entries;
-  }
+    private readonly entries: Record<string, StoredEntry>,
+    private readonly relations: Record<string, StoredRelation>,
+  ) {}
 
   /** Open the cache at `path`; entries made under a different `globalKey` are dropped. */
   static open(path: string, globalKey: string): ParseCache {
     const file = readJsonIfAny<CacheFile>(path);
-    return new ParseCache(path, globalKey, file?.version === VERSION && file.globalKey === globalKey ? file.entries : {});
+    const valid = file?.version === VERSION && file.globalKey === globalKey;
+    return new ParseCache(path, globalKey, valid ? file.entries : {}, valid ? file.relations : {});
   }
 
   /** Nothing cached (a first parse, or one after a change to everything). */
   get isEmpty(): boolean {
     for (const _ in this.entries) return false;
+    for (const _ in this.relations) return false;
     return true;
   }
 
@@ -176,7 +180,7 @@ export class ParseCache {
    * macros (a project's own generate_schema_name) read.
    */
   relationFor(node: SqlNode, target: TargetInfo, project: Project, flags: Record<string, unknown>): ResolvedRelation | undefined {
-    const r = this.entries[node.uniqueId]?.relation;
+    const r = this.relations[node.uniqueId];
     const ok = r && r.key === hash([node.config, target]) && this.unchanged(project, node.packageName, r) && r.flagValues === flagValues(r.flagsRead ?? [], flags);
     return ok ? r.value : undefined;
   }
@@ -185,9 +189,7 @@ export class ParseCache {
     node: SqlNode, target: TargetInfo, project: Project, flags: Record<string, unknown>, value: ResolvedRelation,
     reads: { varsRead: string[]; envRead: string[]; flagsRead: string[] },
   ): void {
-    const e = this.entries[node.uniqueId];
-    if (!e) return;
-    e.relation = {
+    this.relations[node.uniqueId] = {
       key: hash([node.config, target]), value, flagsRead: reads.flagsRead, flagValues: flagValues(reads.flagsRead, flags),
       ...this.readValues(project, node.packageName, reads.varsRead, reads.envRead),
     };
@@ -196,21 +198,23 @@ export class ParseCache {
 
   /** The env vars and flags the naming macros read for a node's cached relation. */
   relationReads(id: string): { envRead: string[]; flagsRead: string[] } | undefined {
-    const r = this.entries[id]?.relation;
+    const r = this.relations[id];
     return r && { envRead: Object.keys(r.envValues), flagsRead: r.flagsRead ?? [] };
   }
 
   /** Drop entries of nodes that no longer exist, and write the file if anything changed. */
   save(liveIds: Iterable<string>): void {
     const live = new Set(liveIds);
-    for (const id of Object.keys(this.entries)) {
-      if (!live.has(id)) {
-        delete this.entries[id];
-        this.dirty = true;
+    for (const kept of [this.entries, this.relations]) {
+      for (const id of Object.keys(kept)) {
+        if (!live.has(id)) {
+          delete kept[id];
+          this.dirty = true;
+        }
       }
     }
     if (!this.dirty) return;
-    const file: CacheFile = { version: VERSION, globalKey: this.globalKey, entries: this.entries };
+    const file: CacheFile = { version: VERSION, globalKey: this.globalKey, entries: this.entries, relations: this.relations };
     writeJsonAtomic(this.path, file);
     this.dirty = false;
   }

@@ -41,7 +41,7 @@ export interface ParseWorker {
    * Render nodes; the worker's first error rejects the result. Its log lines are printed when it is done.
    * The last job: the worker stops after it.
    */
-  render(identities: NodeIdentity[]): SharedJob<[number, ParseEntry][]>;
+  render(identities: NodeIdentity[]): SharedJob<[number, ParseEntry, boolean][]>;
   /** Stop the worker (not needed any more, or the parse failed). */
   stop(): void;
 }

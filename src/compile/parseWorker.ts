@@ -13,7 +13,6 @@ import { Vars, type VarsSnapshot } from '../project/vars.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
 import { createParseRenderer, renderParseRecorded, type ParseRendererSetup } from './parseRender.js';
-import { TestRenderMemo } from './testRenderMemo.js';
 import { WorkQueue } from './workQueue.js';
 
 export interface ParseWorkerInput {
@@ -38,7 +37,8 @@ export type SpeculatedRender = [index: number, entry: ParseEntry, configRead: bo
 
 export type ParseWorkerOutput =
   | { kind: 'speculate'; renders: SpeculatedRender[] }
-  | { kind: 'render'; entries: [number, ParseEntry][]; logs: LogLine[]; error?: SerializedError };
+  /** Each render: the identity's index, its entry, and whether it logged (TestRenderMemo.learn). */
+  | { kind: 'render'; entries: [number, ParseEntry, boolean][]; logs: LogLine[]; error?: SerializedError };
 
 const input = workerData as ParseWorkerInput;
 let logs: LogLine[] = [];
@@ -48,7 +48,6 @@ const setup: ParseRendererSetup = {
 };
 // What the main thread's graph is while parsing (parse.ts graphVariable): empty, and new at every read.
 const renderer = createParseRenderer(setup, Vars.fromSnapshot(input.vars), () => ({ nodes: {}, sources: {} }));
-const memo = new TestRenderMemo();
 
 /**
  * Equal name lists become one array: the answer is copied to the main thread by structured clone, which
@@ -87,9 +86,12 @@ function speculate(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOut
 }
 
 function render(identities: NodeIdentity[], queue: WorkQueue): ParseWorkerOutput {
-  const entries: [number, ParseEntry][] = [];
+  const entries: [number, ParseEntry, boolean][] = [];
   try {
-    for (let i = queue.take(); i !== undefined; i = queue.take()) entries.push([i, shareLists(memo.render(renderer, identities[i]))]);
+    for (let i = queue.take(); i !== undefined; i = queue.take()) {
+      const { entry, logged } = renderParseRecorded(renderer, identities[i]);
+      entries.push([i, shareLists(entry), logged]);
+    }
   } catch (e) {
     const error: SerializedError = e instanceof KilnError
       ? { kind: e.kind, message: e.message, location: e.location, hint: e.hint, node: e.node }

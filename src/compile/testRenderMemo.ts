@@ -13,6 +13,7 @@
  * @example
  *   const memo = new TestRenderMemo();
  *   const entry = memo.render(renderer, identity); // identity of a generic test, or of any node
+ *   memo.learn(other, entryFromWorker, logged);    // a render made on the parse worker
  */
 import type { Placeholder, RefCall } from '../project/nodes.js';
 import type { NodeIdentity } from './context.js';
@@ -82,16 +83,29 @@ export class TestRenderMemo {
   render(renderer: Renderer, identity: NodeIdentity): ParseEntry {
     const test = testArgs(identity);
     if (!test) return renderParseRecorded(renderer, identity).entry;
-    const key = this.keyOf(identity, test);
-    const kept = this.kept.get(key);
+    const kept = this.kept.get(this.keyOf(identity, test));
     if (kept) {
       this.hits++;
       return retarget(kept.entry, kept.target, test);
     }
     const { entry, logged } = renderParseRecorded(renderer, identity);
-    // Kept as a copy with lists of its own: the rendered node owns the entry's.
-    if (reusable(entry, test, logged)) this.kept.set(key, { entry: retarget(entry, test.name, test), target: test.name });
+    this.learn(identity, entry, logged);
     return entry;
+  }
+
+  /** Keep a render of `identity` made elsewhere (on the parse worker) for the next tests of its shape. */
+  learn(identity: NodeIdentity, entry: ParseEntry, logged: boolean): void {
+    const test = testArgs(identity);
+    if (!test) return;
+    const key = this.keyOf(identity, test);
+    // Kept as a copy with lists of its own: the rendered node owns the entry's.
+    if (!this.kept.has(key) && reusable(entry, test, logged)) this.kept.set(key, { entry: retarget(entry, test.name, test), target: test.name });
+  }
+
+  /** The shape of a generic test (tests of one shape render alike), or undefined for any other node. */
+  shapeOf(identity: NodeIdentity): string | undefined {
+    const test = testArgs(identity);
+    return test && this.keyOf(identity, test);
   }
 
   private keyOf(identity: NodeIdentity, test: TestTemplateArgs): string {

@@ -122,7 +122,7 @@ export async function loadParsed(opts: LoadParsedOptions): Promise<ParsedState> 
   };
   return {
     parsed, graph, identity: keys && identityOf(keys, reads), save,
-    how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread`,
+    how: `rendered ${parsed.stats.rendered} models, ${parsed.stats.onWorker} of them on a worker thread${parsed.stats.fromShape ? `, ${parsed.stats.fromShape} tests from an earlier one of their shape` : ''}`,
   };
 }
 
