@@ -138,28 +138,35 @@ export class ManifestWriter {
     this.fd = openSync(this.tmp, 'w');
   }
 
-  /** Text goes into this chunk, encoded in place (a Buffer per entry cost 30,000 allocations and copies). */
+  /**
+   * Text goes into this chunk, encoded in place (a Buffer per entry cost 30,000 allocations and copies).
+   * Bytes from `sealed` to `used` are not yet queued for writing.
+   */
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-  private chunkUsed = 0;
+  private sealed = 0;
+  private used = 0;
 
   raw(text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (this.chunkUsed + text.length * 3 > this.chunk.length) this.sealChunk();
-    if (text.length * 3 > this.chunk.length) {
+    if (text.length * 3 > CHUNK_BYTES) {
       this.push(Buffer.from(text));
       return;
     }
-    const n = this.chunk.write(text, this.chunkUsed);
-    this.chunkUsed += n;
+    if (this.used + text.length * 3 > this.chunk.length) {
+      this.sealChunk();
+      this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      this.sealed = this.used = 0;
+    }
+    const n = this.chunk.write(text, this.used);
+    this.used += n;
     this.offset += n;
   }
 
-  /** What the chunk holds goes to the pending writes (its bytes are counted already); a new chunk follows. */
+  /** Queue the chunk's text so far for writing (its bytes are counted already); more text follows it. */
   private sealChunk(): void {
-    if (this.chunkUsed === 0) return;
-    const filled = this.chunk.subarray(0, this.chunkUsed);
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    this.chunkUsed = 0;
+    if (this.used === this.sealed) return;
+    const filled = this.chunk.subarray(this.sealed, this.used);
+    this.sealed = this.used;
     this.enqueue(filled);
   }
 
