@@ -74,6 +74,11 @@ function hash(v: unknown): string {
   return cryptoHash('sha1', JSON.stringify(v) ?? 'undefined', 'hex');
 }
 
+/** What the naming macros see of a node (its id aside: entries are by id), with the target. */
+function relationKey(node: SqlNode, target: TargetInfo): string {
+  return hash([node.config, node.fqn, node.path, node.originalFilePath, node.version ?? null, node.tags, target]);
+}
+
 export class ParseCache {
   private dirty = false;
   hits = 0;
@@ -176,12 +181,13 @@ export class ParseCache {
   }
 
   /**
-   * Relation names depend on the final config, the target, and whatever vars and env vars the naming
-   * macros (a project's own generate_schema_name) read.
+   * Relation names depend on what the naming macros (a project's own generate_schema_name) are given of the
+   * node — its final config, fqn, paths and version (macroRelation) —, on the target, and on whatever vars
+   * and env vars they read.
    */
   relationFor(node: SqlNode, target: TargetInfo, project: Project, flags: Record<string, unknown>): ResolvedRelation | undefined {
     const r = this.relations[node.uniqueId];
-    const ok = r && r.key === hash([node.config, target]) && this.unchanged(project, node.packageName, r) && r.flagValues === flagValues(r.flagsRead ?? [], flags);
+    const ok = r && r.key === relationKey(node, target) && this.unchanged(project, node.packageName, r) && r.flagValues === flagValues(r.flagsRead ?? [], flags);
     return ok ? r.value : undefined;
   }
 
@@ -190,7 +196,7 @@ export class ParseCache {
     reads: { varsRead: string[]; envRead: string[]; flagsRead: string[] },
   ): void {
     this.relations[node.uniqueId] = {
-      key: hash([node.config, target]), value, flagsRead: reads.flagsRead, flagValues: flagValues(reads.flagsRead, flags),
+      key: relationKey(node, target), value, flagsRead: reads.flagsRead, flagValues: flagValues(reads.flagsRead, flags),
       ...this.readValues(project, node.packageName, reads.varsRead, reads.envRead),
     };
     this.dirty = true;

@@ -1,5 +1,5 @@
 /** The CLI commands other than run/seed/build: init, debug, parse, compile, ls, show, clean; and the parse cache. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject, runKiln } from '../helpers/project.js';
@@ -156,6 +156,23 @@ describe('parse cache and naming macros', () => {
     expect((await runKiln(['compile', '-s', 'b'], dir)).stdout).toContain('"shop"."main"."a"');
     expect((await runKiln(['compile', '-s', 'b', '--vars', '{sch: x2}'], dir)).stdout).toContain('"shop"."x2"."a"');
     expect((await runKiln(['compile', '-s', 'b', '--vars', '{sch: x2}'], dir, { SCH_SUFFIX: '_dev' })).stdout).toContain('"shop"."x2_dev"."a"');
+  });
+
+  it('re-derives a relation name from the folder a model moved to', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      'macros/naming.sql': '{% macro generate_schema_name(custom, node) %}{{ target.schema }}_{{ node.fqn[1] }}{% endmacro %}',
+      'models/staging/a.sql': 'select 1 as id',
+      'models/staging/schema.yml': 'models: [{name: a, columns: [{name: id, data_tests: [not_null]}]}]\n',
+      'models/b.sql': "select * from {{ ref('a') }}",
+    });
+    expect((await runKiln(['compile', '-s', 'b'], dir)).stdout).toContain('"shop"."main_staging"."a"');
+    // Moved as it is (no other change), and the YAML with it: a whole parse, through the parse cache.
+    mkdirSync(join(dir, 'models/marts'));
+    for (const f of ['a.sql', 'schema.yml']) renameSync(join(dir, 'models/staging', f), join(dir, 'models/marts', f));
+    expect((await runKiln(['compile', '-s', 'b'], dir)).stdout).toContain('"shop"."main_marts"."a"');
+    const test = await runKiln(['compile', '-s', 'not_null_a_id'], dir);
+    expect(test.stdout).toContain('"shop"."main_marts"."a"');
   });
 });
 
