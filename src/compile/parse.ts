@@ -76,8 +76,8 @@ export interface ParsedProject {
   refableNames(): string[];
   identityOf(node: SqlNode | SeedNode): NodeIdentity;
   /**
-   * How many nodes were rendered (cache misses), how many of those on the worker thread, and how many were
-   * generic tests given the render of an earlier test of their shape instead.
+   * How many nodes were rendered (cache misses less the next two), how many of those on the worker thread,
+   * and how many were generic tests given the render of an earlier test of their shape instead.
    */
   stats: { rendered: number; onWorker: number; fromShape: number };
   /** Env vars the parse's renders read, cached renders included (what the parse snapshot must watch). */
@@ -284,12 +284,13 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   // Models the worker rendered early (speculation) come first; they are the first pending nodes.
   const speculated = speculation?.pending.length ?? 0;
   const inSpeculation = new Set(pending.slice(0, speculated));
-  // A generic test of a shape an earlier one has (TestRenderMemo) follows it: it is not rendered but given
-  // that render, once it is made. Only the first test of each shape is shared with the worker.
+  // A generic test of a shape an earlier one has (TestRenderMemo) follows it: it is given that render once
+  // it is made. With the worker, only the first test of each shape is shared with it, and the followers
+  // come after; on this thread alone, every node is taken in order (the first error is the first one).
   const memo = new TestRenderMemo();
   const shapes = new Set<string>();
-  const rest: Pending[] = [];
-  const followers: Pending[] = [];
+  let rest: Pending[] = [];
+  let followers: Pending[] = [];
   for (const p of misses) {
     if (inSpeculation.has(p)) continue;
     const shape = p.node.resourceType === 'test' ? memo.shapeOf(pendingIdentity(p)) : undefined;
@@ -298,6 +299,10 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
     if (shape !== undefined) shapes.add(shape);
   }
   const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length - followers.length >= opts.parallel.minNodes);
+  if (!useWorker) {
+    rest = misses.filter((p) => !inSpeculation.has(p));
+    followers = [];
+  }
   const worker = useWorker ? (early?.worker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)) : undefined;
   const renderOne = (p: Pending): ParseEntry => {
     try {
@@ -476,7 +481,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
     for (const name of reads?.envRead ?? []) envRead.add(name);
     for (const name of reads?.flagsRead ?? []) flagsRead.add(name);
   }
-  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length, onWorker, fromShape: memo.hits }, envRead, flagsRead);
+  parsed = assembleParsed(project, renderer, target, nodes, disabled, identity, { rendered: misses.length - memo.hits, onWorker, fromShape: memo.hits }, envRead, flagsRead);
   return parsed;
 }
 

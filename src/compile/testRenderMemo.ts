@@ -71,6 +71,11 @@ function retarget(entry: ParseEntry, from: string, test: TestTemplateArgs): Pars
   return { ...entry, refs, sources, placeholders, configCalls: {} };
 }
 
+/** A key's values as they are: JSON writes Infinity, NaN and null all as null, and -0 as 0 (YAML has each). */
+function exactValue(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `\u0000${Object.is(v, -0) ? '-0' : String(v)}` : v;
+}
+
 export class TestRenderMemo {
   private readonly kept = new Map<string, { entry: ParseEntry; target: string }>();
   /** Config objects numbered for keys (a render that read its config serves that config only). */
@@ -111,6 +116,6 @@ export class TestRenderMemo {
   private keyOf(identity: NodeIdentity, test: TestTemplateArgs): string {
     let id = this.configIds.get(identity.baseConfig);
     if (id === undefined) this.configIds.set(identity.baseConfig, (id = this.configCount++));
-    return JSON.stringify([identity.packageName, identity.rawCode, id, test.args, test.version, test.source]);
+    return JSON.stringify([identity.packageName, identity.rawCode, id, test.args, test.version, test.source], exactValue);
   }
 }

@@ -32,6 +32,8 @@ models:
         tests: [{relationships: {to: ref('b'), field: id}}]
       - name: status
         tests: [{accepted_values: {values: [x, y]}}]
+      - name: amount
+        tests: [{at_most: {max_value: .inf}}]
   - name: b
     columns:
       - name: id
@@ -42,10 +44,14 @@ models:
         tests: [{relationships: {to: ref('b'), field: id}}]
       - name: status
         tests: [{accepted_values: {values: [x, y]}}, {accepted_values: {values: [x, z]}}]
+      - name: amount
+        tests: [{at_most: {max_value: ~}}]
   - name: c
     columns:
       - name: id
         tests: [unique, {not_null: {config: {where: "id > 0"}}}, names_model]
+      - name: amount
+        tests: [{at_most: {max_value: .inf}}]
       - name: parent_id
         tests: [{relationships: {to: ref('a'), field: id}}]
   - name: d
@@ -59,9 +65,10 @@ models:
 const MACROS = `
 {% test logs_it(model, column_name) %}{{ log('checking ' ~ column_name) }}select 1 from {{ model }}{% endtest %}
 {% test names_model(model, column_name) %}select '{{ model.identifier }}' as name from {{ model }}{% endtest %}
+{% test at_most(model, column_name, max_value) %}select * from {{ model }} where {% if max_value is none %}false{% else %}{{ column_name }} > {{ max_value }}{% endif %}{% endtest %}
 `;
 
-async function parsed(): Promise<ParsedProject> {
+async function parsed(schema = SCHEMA, macros = MACROS): Promise<ParsedProject> {
   const dir = makeProject({
     'dbt_project.yml': "name: memo\nversion: '1'\nprofile: p\n",
     'models/a.sql': 'select 1 as id',
@@ -69,8 +76,8 @@ async function parsed(): Promise<ParsedProject> {
     'models/c.sql': 'select 1 as id',
     'models/d_v1.sql': 'select 1 as id',
     'models/d_v2.sql': 'select 1 as id',
-    'models/schema.yml': SCHEMA,
-    'macros/tests.sql': MACROS,
+    'models/schema.yml': schema,
+    'macros/tests.sql': macros,
   });
   return parseProject({
     project: loadProject({ projectDir: dir }),
@@ -84,7 +91,7 @@ describe('generic tests of one shape', () => {
   it('get, from the kept render, exactly the entry a render of their own gives', async () => {
     const p = await parsed();
     const tests = [...p.nodes.values()].filter((n): n is SqlNode => n.resourceType === 'test');
-    expect(tests.length).toBe(27);
+    expect(tests.length).toBe(30);
     const memo = new TestRenderMemo();
     for (const t of tests) {
       const identity = nodeIdentity(t);
@@ -96,9 +103,19 @@ describe('generic tests of one shape', () => {
     }
     // Kept renders served: not_null and unique on t2 (from t1); unique on b and c (from a); not_null on b
     // (c's has another config, d's versions another ref); relationships to a from c (from b: a's own names a
-    // twice and is not kept); relationships to b from b (from a); accepted_values [x, y] on b. Never served:
-    // logs_it (it logs) and names_model (it inspects the relation).
-    expect(memo.hits).toBe(8);
+    // twice and is not kept); relationships to b from b (from a); accepted_values [x, y] on b; at_most .inf
+    // on c (from a; b's ~ is another value, though JSON writes both as null). Never served: logs_it (it
+    // logs) and names_model (it inspects the relation).
+    expect(memo.hits).toBe(9);
+  });
+
+  it('fail at the first test that fails, in the order they are declared', async () => {
+    const schema = 'models:\n' + ['a', 'b', 'c'].map((m) => `  - name: ${m}\n    columns: [{name: id, tests: [${m === 'c' ? 'always_fails' : 'not_b'}]}]\n`).join('');
+    const macros = `
+{% test not_b(model, column_name) %}{% if model.name == 'b' %}{{ exceptions.raise_compiler_error('model b is not allowed') }}{% endif %}select 1{% endtest %}
+{% test always_fails(model, column_name) %}{{ exceptions.raise_compiler_error('never allowed') }}{% endtest %}
+`;
+    await expect(parsed(schema, macros)).rejects.toThrow('model b is not allowed');
   });
 
   it('keep a render apart per config: a `where` changes what the test selects from', async () => {
