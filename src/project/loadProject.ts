@@ -222,7 +222,7 @@ function readSchemaFile(
   text: string, sum: string, { display, absPath }: { display: string; absPath: string }, diags: Diagnostics, ctx: YamlRenderContext, cache: SchemaCache | undefined,
 ): SchemaFileContents {
   const canCache = cache !== undefined && SchemaCache.cacheable(text);
-  const hit = canCache ? cache.get(display, sum) : undefined;
+  const hit = canCache ? cache.get(display, absPath, sum) : undefined;
   if (hit) {
     for (const w of hit.warnings) diags.warnings.push(w);
     return hit.contents;

@@ -4,7 +4,7 @@
  * Jinja parses to the same result every time, so its result (and its warnings) is reused. Files with
  * `{{`/`{%` depend on vars and env vars and are always parsed.
  */
-import type { Warning } from '../errors.js';
+import type { PendingPosition, Warning } from '../errors.js';
 import { readJsonIfAny, writeJsonAtomic } from './files.js';
 import type { SchemaFileContents } from './schemaYaml.js';
 
@@ -14,7 +14,22 @@ interface Entry {
   warnings: Warning[];
 }
 
-const VERSION = 3;
+const VERSION = 4;
+
+/**
+ * Give the pending positions in cached contents their file again (left out of the cache: see YamlFile),
+ * as it is now: a project copied elsewhere (a CI cache of target/) finds lines in its own files.
+ */
+function attachSource(value: unknown, source: PendingPosition['source']): void {
+  if (Array.isArray(value)) {
+    for (const v of value) attachSource(v, source);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'pending' && v !== null && typeof v === 'object') (v as PendingPosition).source = source;
+      else attachSource(v, source);
+    }
+  }
+}
 
 export class SchemaCache {
   private dirty = false;
@@ -34,9 +49,11 @@ export class SchemaCache {
     return !text.includes('{{') && !text.includes('{%');
   }
 
-  get(file: string, checksum: string): Entry | undefined {
+  /** The entry of `file` (as messages name it; `absPath` is where it is now) when it has this checksum. */
+  get(file: string, absPath: string, checksum: string): Entry | undefined {
     const e = this.entries[file];
     if (!e || e.checksum !== checksum) return undefined;
+    attachSource(e.contents, { absPath });
     this.used.add(file);
     return e;
   }

@@ -27,6 +27,9 @@ export class YamlFile {
     this.positioned = positioned;
     this.source = absPath === undefined ? {} : { absPath };
     Object.defineProperty(this.source, 'yamlFile', { value: this, enumerable: false });
+    // Left out of JSON (the schema cache): the file is known where it is read back (SchemaCache.get), and
+    // its path, 30,000 times over, was a third of the cache.
+    Object.defineProperty(this.source, 'toJSON', { value: () => undefined, enumerable: false });
   }
 
   static read(path: string, displayPath = path): YamlFile {

@@ -3,7 +3,7 @@
  * index and manifest reuse. Each change a parse could see must invalidate the snapshot, and an output
  * someone else touched must be written again.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject, queryDuckdb, runKiln } from '../helpers/project.js';
@@ -93,6 +93,28 @@ describe('parse snapshot', () => {
     const r = await runKiln(['compile', '--debug', '--no-partial-parse'], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain(RESTORED);
+  });
+});
+
+describe('schema YAML cache', () => {
+  it('finds YAML lines in the project where it is now, after target/ was copied with it', async () => {
+    const files = {
+      'kiln_project.yml': 'name: mv\n',
+      'models/a.sql': 'select 1 as id',
+      'models/schema.yml': 'models:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [not_null]\n',
+    };
+    const first = makeProject(files);
+    expect((await runKiln(['compile'], first)).code).toBe(0);
+    // A copy elsewhere, target/ and its caches included (as a CI cache restores it); the original is gone.
+    const copy = makeProject({});
+    cpSync(first, copy, { recursive: true });
+    rmSync(first, { recursive: true });
+    // A test macro that fails: the error is told at the test's YAML line, read from the cached YAML.
+    mkdirSync(join(copy, 'macros'), { recursive: true });
+    writeFileSync(join(copy, 'macros', 't.sql'), "{% test not_null(model, column_name) %}{{ exceptions.raise_compiler_error('no nulls today') }}{% endtest %}");
+    const r = await runKiln(['compile'], copy);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("models/schema.yml:5:22: test 'not_null_a_id': no nulls today");
   });
 });
 
