@@ -6,6 +6,7 @@
  */
 import type { PendingPosition, Warning } from '../errors.js';
 import { readJsonIfAny, writeJsonAtomic } from './files.js';
+import { positionSource, SOURCE_IN_JSON } from './yamlFile.js';
 import type { SchemaFileContents } from './schemaYaml.js';
 
 interface Entry {
@@ -17,18 +18,24 @@ interface Entry {
 const VERSION = 4;
 
 /**
- * Give the pending positions in cached contents their file again (left out of the cache: see YamlFile),
- * as it is now: a project copied elsewhere (a CI cache of target/) finds lines in its own files.
+ * Give the pending positions in cached contents their file again (a marker in the cache: SOURCE_IN_JSON),
+ * as it is now: a project copied elsewhere (a CI cache of target/) finds lines in its own files. Only a
+ * position's marker is replaced: user data (`meta: {pending: …}`) is left as written.
  */
 function attachSource(value: unknown, source: PendingPosition['source']): void {
   if (Array.isArray(value)) {
     for (const v of value) attachSource(v, source);
   } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k === 'pending' && v !== null && typeof v === 'object') (v as PendingPosition).source = source;
+      if (k === 'pending' && isMarkedPosition(v)) v.source = source;
       else attachSource(v, source);
     }
   }
+}
+
+function isMarkedPosition(v: unknown): v is PendingPosition {
+  const p = v as Partial<Record<keyof PendingPosition, unknown>> | null;
+  return p !== null && typeof p === 'object' && p.source === SOURCE_IN_JSON && Array.isArray(p.path) && typeof p.key === 'boolean';
 }
 
 export class SchemaCache {
@@ -53,7 +60,7 @@ export class SchemaCache {
   get(file: string, absPath: string, checksum: string): Entry | undefined {
     const e = this.entries[file];
     if (!e || e.checksum !== checksum) return undefined;
-    attachSource(e.contents, { absPath });
+    attachSource(e.contents, positionSource(absPath));
     this.used.add(file);
     return e;
   }

@@ -39,6 +39,13 @@ function columns(cols: ColumnSpec[]) {
   }]));
 }
 
+/** A unit test's given/expect entry as dbt writes it: without where Kiln found it in the YAML (for errors). */
+function fixtureEntry<T extends { location?: unknown }>(entry: T): Omit<T, 'location'> {
+  const { location: _location, ...rest } = entry;
+  void _location;
+  return rest;
+}
+
 /**
  * One node's manifest entry. Built as one object literal per kind (no spreads): on 10,000 models the
  * spread version cost more than serializing the whole manifest.
@@ -61,7 +68,7 @@ function nodeEntry(inv: Invocation, n: GraphNode) {
   }
   if (n.resourceType === 'unit_test') {
     return {
-      model: n.model, given: n.given, expect: n.expect, name: n.name, resource_type: n.resourceType, package_name: n.packageName,
+      model: n.model, given: n.given.map(fixtureEntry), expect: fixtureEntry(n.expect), name: n.name, resource_type: n.resourceType, package_name: n.packageName,
       path: n.path, original_file_path: n.originalFilePath, unique_id: n.uniqueId, fqn: n.fqn, description: n.description,
       overrides: { macros: n.overrides.macros, vars: n.overrides.vars, env_vars: n.overrides.envVars },
       depends_on: { macros: [], nodes: n.dependsOn }, config: n.config, checksum: null, schema: n.relation.schema,

@@ -116,6 +116,27 @@ describe('schema YAML cache', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("models/schema.yml:5:22: test 'not_null_a_id': no nulls today");
   });
+
+  it('gives back YAML data as written, and keeps no file paths, however often it is saved', async () => {
+    const dir = makeProject({
+      'kiln_project.yml': 'name: shop\n',
+      // A user's `pending:` mapping looks like nothing Kiln writes for itself.
+      'models/a.sql': "select '{{ config.get(\"meta\") }}' as m",
+      'models/schema.yml': 'models: [{name: a, config: {meta: {pending: {ticket: J-1}}}}]\n',
+      'models/b.sql': 'select 1 as id',
+      'models/b.yml': 'models: [{name: b}]\n',
+    });
+    const compiledA = () => readFileSync(join(dir, 'target/compiled/shop/models/a.sql'), 'utf8');
+    expect((await runKiln(['compile'], dir)).code).toBe(0);
+    expect(compiledA()).toBe("select '{'pending': {'ticket': 'J-1'}}' as m");
+    // Another YAML file changes: a whole parse, schema.yml's contents from the cache, the cache saved again.
+    writeFileSync(join(dir, 'models/b.yml'), 'models: [{name: b, description: B}]\n');
+    expect((await runKiln(['compile'], dir)).code).toBe(0);
+    expect(compiledA()).toBe("select '{'pending': {'ticket': 'J-1'}}' as m");
+    writeFileSync(join(dir, 'models/b.yml'), 'models: [{name: b, description: C}]\n');
+    expect((await runKiln(['compile'], dir)).code).toBe(0);
+    expect(readFileSync(join(dir, 'target/kiln_yaml_cache.json'), 'utf8')).not.toContain('absPath');
+  });
 });
 
 describe('warm outputs', () => {
