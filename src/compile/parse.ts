@@ -16,7 +16,7 @@ import { BUILTIN_PACKAGE } from './macros.js';
 import type { Renderer } from './renderer.js';
 import type { ParseCache, ParseEntry } from './parseCache.js';
 import { createParseRenderer, type ParseRendererSetup } from './parseRender.js';
-import { TestRenderMemo } from './testRenderMemo.js';
+import { columnGenericTests, TestRenderMemo } from './testRenderMemo.js';
 import { applyParseEntry, buildsRelation, builtinRelation, macroRelation, MODEL_DEFAULTS, namingIsBuiltin, ProjectConfigs, relationClashError, relationKey, type Pending } from './modelNodes.js';
 import { startParseWorker, type ParseWorker, type SharedJob } from './parseInWorker.js';
 import type { SpeculatedRender } from './parseWorker.js';
@@ -287,7 +287,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   // A generic test of a shape an earlier one has (TestRenderMemo) follows it: it is given that render once
   // it is made. With the worker, only the first test of each shape is shared with it, and the followers
   // come after; on this thread alone, every node is taken in order (the first error is the first one).
-  const memo = new TestRenderMemo();
+  const memo = new TestRenderMemo(columnGenericTests(renderer.macros.allDefinitions()));
   const shapes = new Set<string>();
   let rest: Pending[] = [];
   let followers: Pending[] = [];

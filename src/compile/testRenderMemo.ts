@@ -18,6 +18,7 @@
 import type { Placeholder, RefCall } from '../project/nodes.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
+import { BUILTIN_PACKAGE } from './macros.js';
 import { renderParseRecorded } from './parseRender.js';
 import type { Renderer } from './renderer.js';
 
@@ -76,8 +77,44 @@ function exactValue(_key: string, v: unknown): unknown {
   return typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `\u0000${Object.is(v, -0) ? '-0' : String(v)}` : v;
 }
 
+/**
+ * Kiln's own generic tests whose macros only print `column_name` into the SQL (read nowhere else), when no
+ * project or package defines a macro of theirs (`test_unique`, `default__test_unique`, `<adapter>__…`): their
+ * tests on different columns share a shape, rendered once with a stand-in column name that each test's
+ * column then replaces in the SQL. Another template may branch on the column's value, so only these.
+ */
+const COLUMN_GENERIC = ['test_unique', 'test_not_null', 'test_accepted_values', 'test_relationships'];
+const COLUMN_STAND_IN = '__kiln_column_name__';
+
+/** Which of COLUMN_GENERIC keep Kiln's own definitions among `definitions` (every macro of the project). */
+export function columnGenericTests(definitions: readonly { name: string; packageName: string }[]): Set<string> {
+  const out = new Set(COLUMN_GENERIC);
+  for (const d of definitions) {
+    if (d.packageName === BUILTIN_PACKAGE) continue;
+    const base = COLUMN_GENERIC.find((t) => d.name === t || d.name.endsWith(`__${t}`));
+    if (base) out.delete(base);
+  }
+  return out;
+}
+
+/** The position of `column_name` among a template's arguments, when its macro is column-generic. */
+function columnArgument(identity: NodeIdentity, test: TestTemplateArgs, generic: ReadonlySet<string>): number | undefined {
+  const macro = /^\{\{ (\w+)\(/.exec(identity.rawCode)?.[1];
+  if (!macro || !generic.has(macro)) return undefined;
+  const at = /\bcolumn_name=__kiln_test\.args\[(\d+)\]/.exec(identity.rawCode);
+  const i = at ? Number(at[1]) : undefined;
+  return i !== undefined && typeof test.args[i] === 'string' && !test.args[i].includes(COLUMN_STAND_IN) ? i : undefined;
+}
+
 export class TestRenderMemo {
-  private readonly kept = new Map<string, { entry: ParseEntry; target: string }>();
+  /** A kept render, for tests on `target`; with `column`, rendered with the stand-in for column_name. */
+  private readonly kept = new Map<string, { entry: ParseEntry; target: string; column?: number }>();
+
+  /** Column-generic shapes whose render with the stand-in could not serve: each test renders as it is. */
+  private readonly noStandIn = new Set<string>();
+
+  /** `columnGeneric`: columnGenericTests() of the project (none: tests share a shape only per column). */
+  constructor(private readonly columnGeneric: ReadonlySet<string> = new Set()) {}
   /** Config objects numbered for keys (a render that read its config serves that config only). */
   private readonly configIds = new WeakMap<object, number>();
   private configCount = 0;
@@ -88,20 +125,50 @@ export class TestRenderMemo {
   render(renderer: Renderer, identity: NodeIdentity): ParseEntry {
     const test = testArgs(identity);
     if (!test) return renderParseRecorded(renderer, identity).entry;
-    const kept = this.kept.get(this.keyOf(identity, test));
+    const key = this.keyOf(identity, test);
+    const kept = this.kept.get(key);
     if (kept) {
       this.hits++;
-      return retarget(kept.entry, kept.target, test);
+      return this.serve(kept, test);
     }
+    const column = columnArgument(identity, test, this.columnGeneric);
+    if (column !== undefined && !this.noStandIn.has(key)) {
+      // Rendered with the stand-in; kept when it can serve. Otherwise (or when it fails: its error would
+      // name the stand-in) the test renders as it is.
+      const args = test.args.map((a, i) => (i === column ? COLUMN_STAND_IN : a));
+      const standIn = { ...identity, extra: { ...identity.extra, __kiln_test: { ...test, args } } };
+      try {
+        const { entry, logged } = renderParseRecorded(renderer, standIn);
+        if (reusable(entry, test, logged)) {
+          const served = { entry: retarget(entry, test.name, test), target: test.name, column };
+          this.kept.set(key, served);
+          return this.serve(served, test);
+        }
+      } catch {
+        // rendered again below
+      }
+      this.noStandIn.add(key);
+      return renderParseRecorded(renderer, identity).entry;
+    }
+    if (column !== undefined) return renderParseRecorded(renderer, identity).entry;
     const { entry, logged } = renderParseRecorded(renderer, identity);
     this.learn(identity, entry, logged);
     return entry;
   }
 
-  /** Keep a render of `identity` made elsewhere (on the parse worker) for the next tests of its shape. */
+  private serve(kept: { entry: ParseEntry; target: string; column?: number }, test: TestTemplateArgs): ParseEntry {
+    const entry = retarget(kept.entry, kept.target, test);
+    if (kept.column !== undefined) entry.sql = entry.sql.split(COLUMN_STAND_IN).join(test.args[kept.column] as string);
+    return entry;
+  }
+
+  /**
+   * Keep a render of `identity` made elsewhere (on the parse worker) for the next tests of its shape; not
+   * for a column-generic shape, which is kept only from a render with the stand-in.
+   */
   learn(identity: NodeIdentity, entry: ParseEntry, logged: boolean): void {
     const test = testArgs(identity);
-    if (!test) return;
+    if (!test || columnArgument(identity, test, this.columnGeneric) !== undefined) return;
     const key = this.keyOf(identity, test);
     // Kept as a copy with lists of its own: the rendered node owns the entry's.
     if (!this.kept.has(key) && reusable(entry, test, logged)) this.kept.set(key, { entry: retarget(entry, test.name, test), target: test.name });
@@ -116,6 +183,8 @@ export class TestRenderMemo {
   private keyOf(identity: NodeIdentity, test: TestTemplateArgs): string {
     let id = this.configIds.get(identity.baseConfig);
     if (id === undefined) this.configIds.set(identity.baseConfig, (id = this.configCount++));
-    return JSON.stringify([identity.packageName, identity.rawCode, id, test.args, test.version, test.source], exactValue);
+    const column = columnArgument(identity, test, this.columnGeneric);
+    const args = column === undefined ? test.args : test.args.map((a, i) => (i === column ? COLUMN_STAND_IN : a));
+    return JSON.stringify([identity.packageName, identity.rawCode, id, args, test.version, test.source], exactValue);
   }
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { nodeIdentity, parseProject, type ParsedProject, type TargetInfo } from '../../src/compile/parse.js';
 import { renderParseEntry } from '../../src/compile/parseRender.js';
-import { TestRenderMemo } from '../../src/compile/testRenderMemo.js';
+import { columnGenericTests, TestRenderMemo } from '../../src/compile/testRenderMemo.js';
 import { loadProject } from '../../src/project/loadProject.js';
 import type { SqlNode } from '../../src/project/nodes.js';
 import { makeProject } from '../helpers/project.js';
@@ -34,6 +34,11 @@ models:
         tests: [{accepted_values: {values: [x, y]}}]
       - name: amount
         tests: [{at_most: {max_value: .inf}}]
+      - name: e
+        tests: [unique, not_null]
+      - name: Odd Col
+        quote: true
+        tests: [not_null]
   - name: b
     columns:
       - name: id
@@ -91,16 +96,23 @@ describe('generic tests of one shape', () => {
   it('get, from the kept render, exactly the entry a render of their own gives', async () => {
     const p = await parsed();
     const tests = [...p.nodes.values()].filter((n): n is SqlNode => n.resourceType === 'test');
-    expect(tests.length).toBe(30);
+    expect(tests.length).toBe(33);
     const memo = new TestRenderMemo();
+    const acrossColumns = new TestRenderMemo(columnGenericTests(p.renderer.macros.allDefinitions()));
     for (const t of tests) {
       const identity = nodeIdentity(t);
       const direct = renderParseEntry(p.renderer, identity);
-      const kept = memo.render(p.renderer, identity);
-      expect({ test: t.name, ...kept }, t.name).toEqual({ test: t.name, ...direct });
+      for (const m of [memo, acrossColumns]) {
+        const kept = m.render(p.renderer, identity);
+        expect({ test: t.name, ...kept }, t.name).toEqual({ test: t.name, ...direct });
+      }
       // What the parse itself made of the node is the same too.
       expect([t.parsedSql, t.refs, t.sources, t.placeholders], t.name).toEqual([direct.sql, direct.refs, direct.sources, direct.placeholders]);
     }
+    // Kiln's own unique/not_null/accepted_values/relationships share shapes across columns too: the first
+    // of each (per config) is rendered with a stand-in column.
+    expect(acrossColumns.hits).toBeGreaterThan(memo.hits);
+    expect(tests.find((t) => t.name.startsWith('not_null_a_') && t.name.includes('Odd_Col'))?.parsedSql).toContain('"Odd Col" is null');
     // Kept renders served: not_null and unique on t2 (from t1); unique on b and c (from a); not_null on b
     // (c's has another config, d's versions another ref); relationships to a from c (from b: a's own names a
     // twice and is not kept); relationships to b from b (from a); accepted_values [x, y] on b; at_most .inf
@@ -116,6 +128,21 @@ describe('generic tests of one shape', () => {
 {% test always_fails(model, column_name) %}{{ exceptions.raise_compiler_error('never allowed') }}{% endtest %}
 `;
     await expect(parsed(schema, macros)).rejects.toThrow('model b is not allowed');
+  });
+
+  it('across columns only while Kiln\'s own test macros are in use, and with errors that name their column', async () => {
+    const schema = 'models:\n' + ['a', 'b', 'c'].map((m) => `  - name: ${m}\n    columns:\n      - {name: x_${m}, tests: [unique, not_null]}\n      - {name: s_${m}, tests: [{accepted_values: {values: ${m === 'c' ? '[]' : '[p, q]'}}}]}\n`).join('');
+    const own = '{% macro default__test_unique(model, column_name) %}select {{ column_name | upper }} as u from {{ model }}{% endmacro %}\n';
+    const p = await parsed(schema.replace(/values: \[\]/, 'values: [r]'), MACROS + own);
+    const generic = columnGenericTests(p.renderer.macros.allDefinitions());
+    expect([...generic].sort()).toEqual(['test_accepted_values', 'test_not_null', 'test_relationships']);
+    const memo = new TestRenderMemo(generic);
+    for (const t of [...p.nodes.values()].filter((n): n is SqlNode => n.resourceType === 'test')) {
+      expect(memo.render(p.renderer, nodeIdentity(t)), t.name).toEqual(renderParseEntry(p.renderer, nodeIdentity(t)));
+    }
+    expect(([...p.nodes.values()].find((n) => n.name === 'unique_b_x_b') as SqlNode).parsedSql).toContain('select X_B as u');
+    // accepted_values with no values fails at c's column, not at the stand-in's.
+    await expect(parsed(schema)).rejects.toThrow("accepted_values on 's_c' needs `values:`");
   });
 
   it('keep a render apart per config: a `where` changes what the test selects from', async () => {
