@@ -18,6 +18,7 @@
 import type { Placeholder, RefCall } from '../project/nodes.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
+import { randomUUID } from 'node:crypto';
 import { BUILTIN_PACKAGE } from './macros.js';
 import { renderParseRecorded } from './parseRender.js';
 import type { Renderer } from './renderer.js';
@@ -84,7 +85,6 @@ function exactValue(_key: string, v: unknown): unknown {
  * column then replaces in the SQL. Another template may branch on the column's value, so only these.
  */
 const COLUMN_GENERIC = ['test_unique', 'test_not_null', 'test_accepted_values', 'test_relationships'];
-const COLUMN_STAND_IN = '__kiln_column_name__';
 
 /** Which of COLUMN_GENERIC keep Kiln's own definitions among `definitions` (every macro of the project). */
 export function columnGenericTests(definitions: readonly { name: string; packageName: string }[]): Set<string> {
@@ -103,7 +103,7 @@ function columnArgument(identity: NodeIdentity, test: TestTemplateArgs, generic:
   if (!macro || !generic.has(macro)) return undefined;
   const at = /\bcolumn_name=__kiln_test\.args\[(\d+)\]/.exec(identity.rawCode);
   const i = at ? Number(at[1]) : undefined;
-  return i !== undefined && typeof test.args[i] === 'string' && !test.args[i].includes(COLUMN_STAND_IN) ? i : undefined;
+  return i !== undefined && typeof test.args[i] === 'string' ? i : undefined;
 }
 
 export class TestRenderMemo {
@@ -112,6 +112,11 @@ export class TestRenderMemo {
 
   /** Column-generic shapes whose render with the stand-in could not serve: each test renders as it is. */
   private readonly noStandIn = new Set<string>();
+  /**
+   * The stand-in column name: it is swapped out wherever it is in the SQL, so it must be text no argument,
+   * config or template can hold (a fixed one could be written in YAML): random, per parse.
+   */
+  private readonly standIn = `__kiln_column_${randomUUID().replace(/-/g, '')}__`;
 
   /** `columnGeneric`: columnGenericTests() of the project (none: tests share a shape only per column). */
   constructor(private readonly columnGeneric: ReadonlySet<string> = new Set()) {}
@@ -135,7 +140,7 @@ export class TestRenderMemo {
     if (column !== undefined && !this.noStandIn.has(key)) {
       // Rendered with the stand-in; kept when it can serve. Otherwise (or when it fails: its error would
       // name the stand-in) the test renders as it is.
-      const args = test.args.map((a, i) => (i === column ? COLUMN_STAND_IN : a));
+      const args = test.args.map((a, i) => (i === column ? this.standIn : a));
       const standIn = { ...identity, extra: { ...identity.extra, __kiln_test: { ...test, args } } };
       try {
         const { entry, logged } = renderParseRecorded(renderer, standIn);
@@ -158,7 +163,7 @@ export class TestRenderMemo {
 
   private serve(kept: { entry: ParseEntry; target: string; column?: number }, test: TestTemplateArgs): ParseEntry {
     const entry = retarget(kept.entry, kept.target, test);
-    if (kept.column !== undefined) entry.sql = entry.sql.split(COLUMN_STAND_IN).join(test.args[kept.column] as string);
+    if (kept.column !== undefined) entry.sql = entry.sql.split(this.standIn).join(test.args[kept.column] as string);
     return entry;
   }
 
@@ -184,7 +189,7 @@ export class TestRenderMemo {
     let id = this.configIds.get(identity.baseConfig);
     if (id === undefined) this.configIds.set(identity.baseConfig, (id = this.configCount++));
     const column = columnArgument(identity, test, this.columnGeneric);
-    const args = column === undefined ? test.args : test.args.map((a, i) => (i === column ? COLUMN_STAND_IN : a));
+    const args = column === undefined ? test.args : test.args.map((a, i) => (i === column ? this.standIn : a));
     return JSON.stringify([identity.packageName, identity.rawCode, id, args, test.version, test.source], exactValue);
   }
 }

@@ -131,7 +131,9 @@ describe('generic tests of one shape', () => {
   });
 
   it('across columns only while Kiln\'s own test macros are in use, and with errors that name their column', async () => {
-    const schema = 'models:\n' + ['a', 'b', 'c'].map((m) => `  - name: ${m}\n    columns:\n      - {name: x_${m}, tests: [unique, not_null]}\n      - {name: s_${m}, tests: [{accepted_values: {values: ${m === 'c' ? '[]' : '[p, q]'}}}]}\n`).join('');
+    // The k_ columns' tests print text that looks like a stand-in for the column: it must stay as written.
+    const lookalike = "[{accepted_values: {values: ['__kiln_column_name__']}}, {relationships: {to: ref('a'), field: __kiln_column_name__}}]";
+    const schema = 'models:\n' + ['a', 'b', 'c'].map((m) => `  - name: ${m}\n    columns:\n      - {name: x_${m}, tests: [unique, not_null]}\n      - {name: k_${m}, tests: ${lookalike}}\n      - {name: s_${m}, tests: [{accepted_values: {values: ${m === 'c' ? '[]' : '[p, q]'}}}]}\n`).join('');
     const own = '{% macro default__test_unique(model, column_name) %}select {{ column_name | upper }} as u from {{ model }}{% endmacro %}\n';
     const p = await parsed(schema.replace(/values: \[\]/, 'values: [r]'), MACROS + own);
     const generic = columnGenericTests(p.renderer.macros.allDefinitions());
@@ -141,6 +143,7 @@ describe('generic tests of one shape', () => {
       expect(memo.render(p.renderer, nodeIdentity(t)), t.name).toEqual(renderParseEntry(p.renderer, nodeIdentity(t)));
     }
     expect(([...p.nodes.values()].find((n) => n.name === 'unique_b_x_b') as SqlNode).parsedSql).toContain('select X_B as u');
+    expect(memo.hits).toBeGreaterThan(0);
     // accepted_values with no values fails at c's column, not at the stand-in's.
     await expect(parsed(schema)).rejects.toThrow("accepted_values on 's_c' needs `values:`");
   });
