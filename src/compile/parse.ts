@@ -288,25 +288,24 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   // it is made. With the worker, only the first test of each shape is shared with it, and the followers
   // come after; on this thread alone, every node is taken in order (the first error is the first one).
   const memo = new TestRenderMemo(columnGenericTests(renderer.macros.allDefinitions()));
+  const unspeculated = misses.filter((p) => !inSpeculation.has(p));
+  // Each node's identity, made once (the shape, the worker's job and the render all read it).
+  const identities = new Map(unspeculated.map((p) => [p, pendingIdentity(p)]));
   const shapes = new Set<string>();
-  let rest: Pending[] = [];
-  let followers: Pending[] = [];
-  for (const p of misses) {
-    if (inSpeculation.has(p)) continue;
-    const shape = p.node.resourceType === 'test' ? memo.shapeOf(pendingIdentity(p)) : undefined;
-    if (shape !== undefined && shapes.has(shape)) followers.push(p);
-    else rest.push(p);
-    if (shape !== undefined) shapes.add(shape);
+  const following = new Set<Pending>();
+  for (const p of unspeculated) {
+    const shape = p.node.resourceType === 'test' ? memo.shapeOf(identities.get(p)!) : undefined;
+    if (shape === undefined) continue;
+    if (shapes.has(shape)) following.add(p);
+    shapes.add(shape);
   }
-  const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length - followers.length >= opts.parallel.minNodes);
-  if (!useWorker) {
-    rest = misses.filter((p) => !inSpeculation.has(p));
-    followers = [];
-  }
+  const useWorker = early !== undefined || (opts.parallel !== undefined && misses.length - following.size >= opts.parallel.minNodes);
+  const rest = useWorker ? unspeculated.filter((p) => !following.has(p)) : unspeculated;
+  const followers = useWorker ? [...following] : [];
   const worker = useWorker ? (early?.worker ?? startParseWorker(opts.parallel!.workerUrl, setup, project.vars, opts.shared.log)) : undefined;
   const renderOne = (p: Pending): ParseEntry => {
     try {
-      return memo.render(renderer, pendingIdentity(p));
+      return memo.render(renderer, identities.get(p) ?? pendingIdentity(p));
     } catch (e) {
       if (p.node.testMetadata && e instanceof KilnError) throw genericTestError(e, p.node, renderer);
       throw e;
@@ -315,7 +314,7 @@ async function parseWith(opts: ParseOptions, setup: ParseRendererSetup, early: E
   const renderMissing = (p: Pending) => {
     if (!results.has(p.node.uniqueId)) results.set(p.node.uniqueId, renderOne(p));
   };
-  const restIdentities = rest.map(pendingIdentity);
+  const restIdentities = rest.map((p) => identities.get(p)!);
   const restJob = worker?.render(restIdentities);
   let onWorker = 0;
   try {
