@@ -15,10 +15,10 @@
  *   const entry = memo.render(renderer, identity); // identity of a generic test, or of any node
  *   memo.learn(other, entryFromWorker, logged);    // a render made on the parse worker
  */
+import { randomUUID } from 'node:crypto';
 import type { Placeholder, RefCall } from '../project/nodes.js';
 import type { NodeIdentity } from './context.js';
 import type { ParseEntry } from './parseCache.js';
-import { randomUUID } from 'node:crypto';
 import { BUILTIN_PACKAGE } from './macros.js';
 import { renderParseRecorded } from './parseRender.js';
 import type { Renderer } from './renderer.js';
@@ -98,18 +98,22 @@ export function columnGenericTests(definitions: readonly { name: string; package
 }
 
 /** The position of `column_name` among a template's arguments, when its macro is column-generic. */
-function columnArgument(identity: NodeIdentity, test: TestTemplateArgs, generic: ReadonlySet<string>): number | undefined {
-  const macro = /^\{\{ (\w+)\(/.exec(identity.rawCode)?.[1];
+function columnPosition(rawCode: string, generic: ReadonlySet<string>): number | undefined {
+  const macro = /^\{\{ (\w+)\(/.exec(rawCode)?.[1];
   if (!macro || !generic.has(macro)) return undefined;
-  const at = /\bcolumn_name=__kiln_test\.args\[(\d+)\]/.exec(identity.rawCode);
-  const i = at ? Number(at[1]) : undefined;
-  return i !== undefined && typeof test.args[i] === 'string' ? i : undefined;
+  const at = /\bcolumn_name=__kiln_test\.args\[(\d+)\]/.exec(rawCode);
+  return at ? Number(at[1]) : undefined;
+}
+
+/** A kept render, for tests on `target`; with `column`, rendered with the stand-in for that argument. */
+interface Kept {
+  entry: ParseEntry;
+  target: string;
+  column?: number;
 }
 
 export class TestRenderMemo {
-  /** A kept render, for tests on `target`; with `column`, rendered with the stand-in for column_name. */
-  private readonly kept = new Map<string, { entry: ParseEntry; target: string; column?: number }>();
-
+  private readonly kept = new Map<string, Kept>();
   /** Column-generic shapes whose render with the stand-in could not serve: each test renders as it is. */
   private readonly noStandIn = new Set<string>();
   /**
@@ -117,51 +121,64 @@ export class TestRenderMemo {
    * config or template can hold (a fixed one could be written in YAML): random, per parse.
    */
   private readonly standIn = `__kiln_column_${randomUUID().replace(/-/g, '')}__`;
-
-  /** `columnGeneric`: columnGenericTests() of the project (none: tests share a shape only per column). */
-  constructor(private readonly columnGeneric: ReadonlySet<string> = new Set()) {}
+  /** columnPosition of each template text (thousands of tests share a few). */
+  private readonly columnPositions = new Map<string, number | undefined>();
   /** Config objects numbered for keys (a render that read its config serves that config only). */
   private readonly configIds = new WeakMap<object, number>();
   private configCount = 0;
   /** Tests given a kept render (for --debug and tests). */
   hits = 0;
 
+  /** `columnGeneric`: columnGenericTests() of the project (none: tests share a shape only per column). */
+  constructor(private readonly columnGeneric: ReadonlySet<string> = new Set()) {}
+
   /** The parse entry of `identity`: from a kept render of its shape when there is one, else rendered. */
   render(renderer: Renderer, identity: NodeIdentity): ParseEntry {
     const test = testArgs(identity);
     if (!test) return renderParseRecorded(renderer, identity).entry;
-    const key = this.keyOf(identity, test);
+    const column = this.columnArgument(identity, test);
+    const key = this.keyOf(identity, test, column);
     const kept = this.kept.get(key);
     if (kept) {
       this.hits++;
       return this.serve(kept, test);
     }
-    const column = columnArgument(identity, test, this.columnGeneric);
-    if (column !== undefined && !this.noStandIn.has(key)) {
-      // Rendered with the stand-in; kept when it can serve. Otherwise (or when it fails: its error would
-      // name the stand-in) the test renders as it is.
-      const args = test.args.map((a, i) => (i === column ? this.standIn : a));
-      const standIn = { ...identity, extra: { ...identity.extra, __kiln_test: { ...test, args } } };
-      try {
-        const { entry, logged } = renderParseRecorded(renderer, standIn);
-        if (reusable(entry, test, logged)) {
-          const served = { entry: retarget(entry, test.name, test), target: test.name, column };
-          this.kept.set(key, served);
-          return this.serve(served, test);
-        }
-      } catch {
-        // rendered again below
-      }
-      this.noStandIn.add(key);
-      return renderParseRecorded(renderer, identity).entry;
+    if (column === undefined) {
+      const { entry, logged } = renderParseRecorded(renderer, identity);
+      this.keep(key, entry, test, logged);
+      return entry;
     }
-    if (column !== undefined) return renderParseRecorded(renderer, identity).entry;
-    const { entry, logged } = renderParseRecorded(renderer, identity);
-    this.learn(identity, entry, logged);
-    return entry;
+    const served = this.noStandIn.has(key) ? undefined : this.renderWithStandIn(renderer, identity, test, key, column);
+    return served ?? renderParseRecorded(renderer, identity).entry;
   }
 
-  private serve(kept: { entry: ParseEntry; target: string; column?: number }, test: TestTemplateArgs): ParseEntry {
+  /**
+   * Render a column-generic test with the stand-in for its column, and keep that render when it can serve;
+   * undefined when it cannot, or fails (its error would name the stand-in): the test then renders as it is.
+   */
+  private renderWithStandIn(renderer: Renderer, identity: NodeIdentity, test: TestTemplateArgs, key: string, column: number): ParseEntry | undefined {
+    const args = test.args.map((a, i) => (i === column ? this.standIn : a));
+    try {
+      const { entry, logged } = renderParseRecorded(renderer, { ...identity, extra: { ...identity.extra, __kiln_test: { ...test, args } } });
+      const kept = this.keep(key, entry, test, logged, column);
+      if (kept) return this.serve(kept, test);
+    } catch {
+      // rendered as it is by the caller
+    }
+    this.noStandIn.add(key);
+    return undefined;
+  }
+
+  /** Keep `entry` (a render of `test`) for its shape when it can serve other tests. */
+  private keep(key: string, entry: ParseEntry, test: TestTemplateArgs, logged: boolean, column?: number): Kept | undefined {
+    if (this.kept.has(key) || !reusable(entry, test, logged)) return undefined;
+    // Kept as a copy with lists of its own: the rendered node owns the entry's.
+    const kept: Kept = { entry: retarget(entry, test.name, test), target: test.name, column };
+    this.kept.set(key, kept);
+    return kept;
+  }
+
+  private serve(kept: Kept, test: TestTemplateArgs): ParseEntry {
     const entry = retarget(kept.entry, kept.target, test);
     if (kept.column !== undefined) entry.sql = entry.sql.split(this.standIn).join(test.args[kept.column] as string);
     return entry;
@@ -173,22 +190,26 @@ export class TestRenderMemo {
    */
   learn(identity: NodeIdentity, entry: ParseEntry, logged: boolean): void {
     const test = testArgs(identity);
-    if (!test || columnArgument(identity, test, this.columnGeneric) !== undefined) return;
-    const key = this.keyOf(identity, test);
-    // Kept as a copy with lists of its own: the rendered node owns the entry's.
-    if (!this.kept.has(key) && reusable(entry, test, logged)) this.kept.set(key, { entry: retarget(entry, test.name, test), target: test.name });
+    if (!test || this.columnArgument(identity, test) !== undefined) return;
+    this.keep(this.keyOf(identity, test, undefined), entry, test, logged);
   }
 
   /** The shape of a generic test (tests of one shape render alike), or undefined for any other node. */
   shapeOf(identity: NodeIdentity): string | undefined {
     const test = testArgs(identity);
-    return test && this.keyOf(identity, test);
+    return test && this.keyOf(identity, test, this.columnArgument(identity, test));
   }
 
-  private keyOf(identity: NodeIdentity, test: TestTemplateArgs): string {
+  /** The position of the test's column among its arguments, when it may share a shape across columns. */
+  private columnArgument(identity: NodeIdentity, test: TestTemplateArgs): number | undefined {
+    let at = this.columnPositions.get(identity.rawCode);
+    if (at === undefined && !this.columnPositions.has(identity.rawCode)) this.columnPositions.set(identity.rawCode, (at = columnPosition(identity.rawCode, this.columnGeneric)));
+    return at !== undefined && typeof test.args[at] === 'string' ? at : undefined;
+  }
+
+  private keyOf(identity: NodeIdentity, test: TestTemplateArgs, column: number | undefined): string {
     let id = this.configIds.get(identity.baseConfig);
     if (id === undefined) this.configIds.set(identity.baseConfig, (id = this.configCount++));
-    const column = columnArgument(identity, test, this.columnGeneric);
     const args = column === undefined ? test.args : test.args.map((a, i) => (i === column ? this.standIn : a));
     return JSON.stringify([identity.packageName, identity.rawCode, id, args, test.version, test.source], exactValue);
   }
