@@ -177,17 +177,13 @@ export class ManifestWriter {
 
   /** `"id":<entry>`, with a comma before it unless `first`. */
   entry(id: string, fingerprint: string, make: () => unknown, first: boolean): void {
-    const key = `${first ? '' : ','}${JSON.stringify(id)}:`;
+    this.raw(`${first ? '' : ','}${JSON.stringify(id)}:`);
+    const start = this.offset;
     const prev = this.old?.entries[id];
-    let start: number;
     if (prev && prev[2] === fingerprint) {
-      this.raw(key);
-      start = this.offset;
       this.push(this.old!.bytes.subarray(prev[0], prev[1]));
       this.reused++;
     } else {
-      this.raw(key);
-      start = this.offset;
       this.raw(JSON.stringify(make()));
       this.serialized++;
     }
